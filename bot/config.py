@@ -1,0 +1,221 @@
+"""Runtime configuration: the environment variables of the runtime contract, read once.
+
+Only ``bot/__main__.py`` and ``migrations/env.py`` build these classes; everything else receives
+the values it needs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SQLITE_FILE = "connector-bot.sqlite3"
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "xoxb-", "xapp-", "secret", "todo"}
+
+
+class ConfigError(Exception):
+    """Configuration that stops the bot at start; each problem names its variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _sqlite_default() -> str:
+    return f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for PostgreSQL URLs written the usual ways."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class DatabaseSettings(BaseSettings):
+    """The part of the configuration that migrations need."""
+
+    model_config = SettingsConfigDict(
+        extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
+    )
+
+    database_url: str = Field(
+        default_factory=_sqlite_default,
+        description="SQLAlchemy URL; default: a SQLite file in the working directory.",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        url = normalise_database_url(value.strip())
+        if not url.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError(
+                "must be a sqlite:///path or postgresql://user@host/db URL "
+                "(other databases are not supported)"
+            )
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(DatabaseSettings):
+    """Every variable of the runtime contract, validated at start."""
+
+    slack_bot_token: SecretStr = Field(description="Bot token (xoxb-).")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="HTTP mode: verifies every request from Slack."
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="When set, Socket Mode (xapp-) instead of HTTP."
+    )
+    slack_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"))
+    kibana_url: AnyHttpUrl = Field(description="The Kibana to provision into.")
+    kibana_api_key: SecretStr = Field(description="Encoded Kibana API key (Authorization: ApiKey).")
+    approvers: Annotated[list[str], NoDecode] = Field(
+        description="Slack user ids allowed to approve."
+    )
+    approval_channel: str = Field(description="Channel id where approval cards are posted.")
+    notify_channel: str | None = Field(default=None, description="Channel for outcome lines.")
+    host: str = "0.0.0.0"  # noqa: S104 - the contract's default: the bot serves Slack from outside
+    port: int = Field(default=3000, ge=1, le=65535)
+
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s) for secrets at rest; comma-separated, newest first, to rotate.",
+    )
+    request_ttl_hours: float = Field(default=72.0, gt=0, description="Pending requests expire.")
+    kibana_timeout_seconds: float = Field(default=30.0, gt=0)
+    kibana_max_attempts: int = Field(default=5, ge=1, le=20)
+    kibana_retry_base_seconds: float = Field(default=2.0, ge=0)
+    worker_threads: int = Field(default=4, ge=1, le=64)
+    http_threads: int = Field(default=32, ge=4, le=512)
+    job_lease_seconds: float = Field(default=30.0, gt=0)
+    log_level: str = "INFO"
+    slash_command: str = "/llm-connector"
+
+    @field_validator("approvers", mode="before")
+    @classmethod
+    def _split_approvers(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("approvers")
+    @classmethod
+    def _valid_approvers(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("must list at least one Slack user id (e.g. U012ABCDEF)")
+        bad = [item for item in value if not SLACK_USER_ID.match(item)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(bad)} is not a Slack user id (ids look like U012ABCDEF, not names)"
+            )
+        return value
+
+    @field_validator("approval_channel", "notify_channel")
+    @classmethod
+    def _valid_channel(cls, value: str | None) -> str | None:
+        if value is not None and not SLACK_CHANNEL_ID.match(value.strip()):
+            raise ValueError(f"{value!r} is not a Slack channel id (ids look like C012ABCDEF)")
+        return value.strip() if value else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _valid_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @field_validator("slash_command")
+    @classmethod
+    def _valid_command(cls, value: str) -> str:
+        if not re.fullmatch(r"/[a-z0-9_-]{1,31}", value):
+            raise ValueError("must look like /llm-connector")
+        return value
+
+    @model_validator(mode="after")
+    def _tokens_fit_the_mode(self) -> Settings:
+        problems: list[str] = []
+        bot_token = self.slack_bot_token.get_secret_value()
+        if not bot_token.startswith("xoxb-") or bot_token.lower() in PLACEHOLDER_SECRETS:
+            problems.append("SLACK_BOT_TOKEN: must be a bot token starting with xoxb-")
+        if self.slack_app_token is not None:
+            if not self.slack_app_token.get_secret_value().startswith("xapp-"):
+                problems.append("SLACK_APP_TOKEN: must be an app-level token starting with xapp-")
+        elif self.slack_signing_secret is None:
+            problems.append(
+                "SLACK_SIGNING_SECRET: missing; HTTP mode needs it (or set SLACK_APP_TOKEN "
+                "for Socket Mode)"
+            )
+        elif self.slack_signing_secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+            problems.append("SLACK_SIGNING_SECRET: is a placeholder, not the app's signing secret")
+        if self.kibana_api_key.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+            problems.append("KIBANA_API_KEY: is a placeholder, not an encoded API key")
+        if problems:
+            raise ValueError(" | ".join(problems))
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def kibana_base_url(self) -> str:
+        return str(self.kibana_url).rstrip("/")
+
+
+FIELD_HINTS = {
+    "slack_bot_token": "the bot token (xoxb-…) from the app's OAuth & Permissions page",
+    "kibana_url": "the Kibana base URL, e.g. https://kibana.example.com:5601",
+    "kibana_api_key": "an encoded Kibana API key with Actions and Connectors: All",
+    "approvers": "comma-separated Slack user ids, e.g. U012ABCDEF,U034GHIJKL",
+    "approval_channel": "the channel id for approval cards, e.g. C012ABCDEF",
+}
+
+
+def describe_validation_error(error: ValidationError) -> list[str]:
+    """Turn pydantic's errors into one line per variable, never echoing values."""
+    problems: list[str] = []
+    for item in error.errors(include_input=False, include_url=False):
+        location = [str(part) for part in item["loc"]]
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if not location:
+            problems.extend(part.strip() for part in message.split(" | "))
+            continue
+        field = location[0]
+        variable = field.upper()
+        if item["type"] == "missing":
+            hint = FIELD_HINTS.get(field, "required")
+            problems.append(f"{variable}: missing ({hint})")
+        else:
+            problems.append(f"{variable}: {message}")
+    return problems
+
+
+def load_settings() -> Settings:
+    """Read and validate the environment; raise ConfigError naming each bad variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None

@@ -1,0 +1,75 @@
+"""String enums shared by every layer."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RequestStatus(StrEnum):
+    """Where a connector request is in its life (see the flow in the product brief)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    PROVISIONING = "provisioning"
+    PROVISIONED = "provisioned"
+    TESTED_OK = "tested_ok"
+    TEST_FAILED = "test_failed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    DELIVERED = "delivered"
+
+
+class Provider(StrEnum):
+    """The ways to reach an LLM from Elastic's guide "Configure access to LLMs"."""
+
+    OPENAI = "openai"
+    AZURE_OPENAI = "azure_openai"
+    BEDROCK = "bedrock"
+    VERTEX = "vertex"
+    VLLM = "vllm"
+    LM_STUDIO = "lm_studio"
+    OPENAI_COMPATIBLE = "openai_compatible"
+    ELASTIC_MANAGED = "elastic_managed"
+
+
+class Decision(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class JobKind(StrEnum):
+    """Work persisted in the database and carried out after Slack has been answered."""
+
+    POST_CARD = "card.post"
+    REFRESH_CARD = "card.refresh"
+    THREAD_REPLY = "thread.reply"
+    DM_REQUESTER = "requester.dm"
+    NOTIFY_CHANNEL = "notify_channel.post"
+    PROVISION = "kibana.provision"
+    TEST_CONNECTOR = "kibana.test"
+
+
+class Notice(StrEnum):
+    """What a notification job tells people about."""
+
+    SUBMITTED = "submitted"
+    DECIDED = "decided"
+    OUTCOME = "outcome"
+    CLOSED = "closed"
+
+
+class AuditAction(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    DECISION_REFUSED = "decision_refused"
+    PROVISIONING_STARTED = "provisioning_started"
+    PROVISIONED = "provisioned"
+    PROVISIONING_FAILED = "provisioning_failed"
+    TESTED = "tested"
+    SECRETS_ERASED = "secrets_erased"
+    DELIVERED_AS_YAML = "delivered_as_yaml"

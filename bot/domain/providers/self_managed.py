@@ -1,0 +1,254 @@
+"""OpenAI-compatible servers (vLLM, LM Studio, others): `.gen-ai` with apiProvider Other."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from bot.domain.enums import Provider
+from bot.domain.fields import (
+    FieldKind,
+    FieldSpec,
+    FormValues,
+    Validation,
+    check_required_text,
+    check_secret,
+    check_url,
+)
+from bot.domain.providers.spec import ProviderSpec, non_empty
+
+CHAT_PATH = "/v1/chat/completions"
+LM_STUDIO_PLACEHOLDER_KEY = "lm-studio"
+VERIFICATION_MODES = (
+    ("full", "Full: check the certificate and host name"),
+    ("certificate", "Certificate: check the certificate only"),
+    ("none", "None: no TLS verification (not for production)"),
+)
+PEM_MARKERS = {
+    "certificate_pem": "-----BEGIN CERTIFICATE-----",
+    "private_key_pem": "-----BEGIN PRIVATE KEY-----",
+    "ca_pem": "-----BEGIN CERTIFICATE-----",
+}
+
+
+def _fields(
+    *, url_example: str, model_example: str, key_hint: str, key_required: bool, native_default: bool
+) -> tuple[FieldSpec, ...]:
+    return (
+        FieldSpec(
+            key="api_url",
+            label="Chat completions URL",
+            hint=f"The server's OpenAI-compatible endpoint ending in {CHAT_PATH}, e.g. "
+            f"{url_example}. Kibana, not the bot, must reach it.",
+            kind=FieldKind.URL,
+            placeholder=url_example,
+            max_length=1000,
+        ),
+        FieldSpec(
+            key="model",
+            label="Model",
+            hint=f"Required for this provider: the model name the server serves, e.g. "
+            f"{model_example}.",
+            placeholder=model_example,
+            max_length=200,
+        ),
+        FieldSpec(
+            key="api_key",
+            label="API key or bearer token",
+            hint=key_hint,
+            required=key_required,
+            secret=True,
+            max_length=500,
+        ),
+        FieldSpec(
+            key="verification_mode",
+            label="TLS verification",
+            hint="How Kibana checks the server's certificate.",
+            kind=FieldKind.SELECT,
+            initial="full",
+            options=VERIFICATION_MODES,
+        ),
+        FieldSpec(
+            key="native_function_calling",
+            label="Native function calling",
+            hint="Let the model call tools natively (vLLM with --enable-auto-tool-choice).",
+            kind=FieldKind.CHECKBOX,
+            required=False,
+            initial="true" if native_default else "",
+        ),
+        FieldSpec(
+            key="certificate_pem",
+            label="Client certificate (PEM)",
+            hint="Optional, for mutual TLS: -----BEGIN CERTIFICATE----- … (with the key below).",
+            kind=FieldKind.MULTILINE,
+            required=False,
+            secret=True,
+            max_length=3000,
+        ),
+        FieldSpec(
+            key="private_key_pem",
+            label="Client private key (PEM)",
+            hint="Optional, with the certificate: -----BEGIN PRIVATE KEY----- … (PKCS#8).",
+            kind=FieldKind.MULTILINE,
+            required=False,
+            secret=True,
+            max_length=3000,
+        ),
+        FieldSpec(
+            key="ca_pem",
+            label="CA certificate (PEM)",
+            hint="Optional: the CA that signed the server's certificate, if not public.",
+            kind=FieldKind.MULTILINE,
+            required=False,
+            secret=True,
+            max_length=3000,
+        ),
+    )
+
+
+def _check(values: FormValues, result: Validation, *, key_required: bool, key_missing: str) -> None:
+    url = check_url(values, result, scheme="http-warn")
+    if url is not None and not url.parts.path.rstrip("/").endswith(CHAT_PATH):
+        result.error(
+            "api_url",
+            f"OpenAI-compatible servers take chat requests at …{CHAT_PATH}: add it to the URL "
+            f"(e.g. https://{url.parts.netloc}{CHAT_PATH}).",
+        )
+    check_required_text(
+        values,
+        result,
+        "model",
+        missing="Give the model name: Kibana requires it for this provider.",
+    )
+    pki = _check_pki(values, result)
+    check_secret(values, result, "api_key", missing=key_missing, required=key_required and not pki)
+    mode = values.get("verification_mode", "full")
+    if mode not in {value for value, _ in VERIFICATION_MODES}:
+        result.error("verification_mode", "Choose full, certificate or none.")
+    elif mode == "none":
+        result.warnings.append("TLS verification is off: Kibana will trust any certificate.")
+    if pki and url is not None and not url.is_https:
+        result.error("api_url", "Client certificates need an https:// URL.")
+
+
+def _check_pki(values: FormValues, result: Validation) -> bool:
+    present = {key: values.get(key, "").strip() for key in PEM_MARKERS}
+    for key, marker in PEM_MARKERS.items():
+        if present[key] and marker not in present[key]:
+            result.error(key, f"Paste PEM text that starts with {marker}.")
+    if present["certificate_pem"] and not present["private_key_pem"]:
+        result.error("private_key_pem", "A client certificate needs its private key too.")
+    if present["private_key_pem"] and not present["certificate_pem"]:
+        result.error("certificate_pem", "A private key needs its client certificate too.")
+    return bool(present["certificate_pem"])
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.strip().encode()).decode() if text.strip() else ""
+
+
+def build_config(values: FormValues) -> dict[str, Any]:
+    mode = values.get("verification_mode", "full") or "full"
+    pki = bool(values.get("certificate_pem", "").strip() or values.get("ca_pem", "").strip())
+    return non_empty(
+        {
+            "apiProvider": "Other",
+            "apiUrl": values.get("api_url", "").strip(),
+            "defaultModel": values.get("model", "").strip(),
+            # Older Kibana versions reject verificationMode; send it only when it matters.
+            "verificationMode": mode if pki or mode != "full" else None,
+            "enableNativeFunctionCalling": values.get("native_function_calling") == "true",
+        }
+    )
+
+
+def _secrets(values: FormValues, *, placeholder_key: str | None) -> dict[str, str]:
+    key = values.get("api_key", "").strip()
+    if not key and placeholder_key and not values.get("certificate_pem", "").strip():
+        key = placeholder_key
+    return non_empty(
+        {
+            "apiKey": key,
+            "certificateData": _b64(values.get("certificate_pem", "")),
+            "privateKeyData": _b64(values.get("private_key_pem", "")),
+            "caData": _b64(values.get("ca_pem", "")),
+        }
+    )
+
+
+def _check_vllm(values: FormValues, result: Validation) -> None:
+    _check(
+        values,
+        result,
+        key_required=True,
+        key_missing="Paste the bearer token your proxy (or VLLM_API_KEY) expects.",
+    )
+
+
+def _check_lm_studio(values: FormValues, result: Validation) -> None:
+    _check(values, result, key_required=False, key_missing="")
+
+
+def _check_other(values: FormValues, result: Validation) -> None:
+    _check(
+        values,
+        result,
+        key_required=True,
+        key_missing="Paste the API key or bearer token the service expects.",
+    )
+
+
+VLLM = ProviderSpec(
+    key=Provider.VLLM,
+    label="vLLM (self-managed)",
+    summary="A vLLM server behind TLS, for production or air-gapped use (.gen-ai, Other).",
+    connector_type_id=".gen-ai",
+    fields=_fields(
+        url_example="https://llm.example.com/v1/chat/completions",
+        model_example="mistralai/Mistral-Small-3.2-24B-Instruct-2506",
+        key_hint="The bearer token your TLS proxy checks (or VLLM_API_KEY).",
+        key_required=True,
+        native_default=True,
+    ),
+    check=_check_vllm,
+    build_config=build_config,
+    build_secrets=lambda values: _secrets(values, placeholder_key=None),
+    self_managed=True,
+)
+
+LM_STUDIO = ProviderSpec(
+    key=Provider.LM_STUDIO,
+    label="LM Studio",
+    summary="An LM Studio server (experimental; for tests and labs) (.gen-ai, Other).",
+    connector_type_id=".gen-ai",
+    fields=_fields(
+        url_example="http://192.168.1.20:1234/v1/chat/completions",
+        model_example="llama-3.3-70b-instruct",
+        key_hint="Optional: LM Studio ignores it unless a proxy checks a token; left empty, "
+        f"the placeholder “{LM_STUDIO_PLACEHOLDER_KEY}” is sent.",
+        key_required=False,
+        native_default=False,
+    ),
+    check=_check_lm_studio,
+    build_config=build_config,
+    build_secrets=lambda values: _secrets(values, placeholder_key=LM_STUDIO_PLACEHOLDER_KEY),
+    self_managed=True,
+)
+
+OPENAI_COMPATIBLE = ProviderSpec(
+    key=Provider.OPENAI_COMPATIBLE,
+    label="Other OpenAI-compatible service",
+    summary="Any server or gateway speaking OpenAI's chat completions API (.gen-ai, Other).",
+    connector_type_id=".gen-ai",
+    fields=_fields(
+        url_example="https://gateway.example.com/v1/chat/completions",
+        model_example="gpt-4o",
+        key_hint="The API key or bearer token the service expects.",
+        key_required=True,
+        native_default=False,
+    ),
+    check=_check_other,
+    build_config=build_config,
+    build_secrets=lambda values: _secrets(values, placeholder_key=None),
+    self_managed=True,
+)
