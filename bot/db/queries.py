@@ -1,0 +1,239 @@
+"""Reads and writes. Every function takes the caller's session and never commits."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.db.base import utcnow
+from bot.db.models import (
+    ApprovalDecision,
+    AuditEvent,
+    ConnectorRequest,
+    Job,
+    ProvisioningAttempt,
+)
+from bot.domain.enums import AuditAction, JobKind, RequestStatus
+
+
+def get_request(*, session: Session, request_id: int) -> ConnectorRequest | None:
+    return session.get(ConnectorRequest, request_id)
+
+
+def get_request_by_reference(*, session: Session, reference: str) -> ConnectorRequest | None:
+    return session.scalars(
+        select(ConnectorRequest).where(ConnectorRequest.reference == reference)
+    ).one_or_none()
+
+
+def reference_exists(*, session: Session, reference: str) -> bool:
+    found = session.scalar(
+        select(ConnectorRequest.id).where(ConnectorRequest.reference == reference)
+    )
+    return found is not None
+
+
+def add_request(*, session: Session, request: ConnectorRequest) -> ConnectorRequest:
+    session.add(request)
+    session.flush()
+    return request
+
+
+def transition(
+    *,
+    session: Session,
+    request_id: int,
+    sources: Collection[RequestStatus],
+    target: RequestStatus,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Compare-and-set the status; True only for the one caller whose source state matched."""
+    now = utcnow()
+    result = session.execute(
+        update(ConnectorRequest)
+        .where(
+            ConnectorRequest.id == request_id,
+            ConnectorRequest.status.in_([source.value for source in sources]),
+        )
+        .values(status=target.value, updated_at=now, **(values or {}))
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE always yields a cursor result
+    changed = result.rowcount == 1
+    if changed:
+        session.expire_all()
+    return changed
+
+
+def update_request(*, session: Session, request_id: int, values: dict[str, Any]) -> None:
+    session.execute(
+        update(ConnectorRequest)
+        .where(ConnectorRequest.id == request_id)
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+
+
+def add_decision(
+    *, session: Session, request_id: int, decision: str, actor: str, reason: str | None
+) -> None:
+    session.add(
+        ApprovalDecision(
+            request_id=request_id, decision=decision, decided_by_slack_id=actor, reason=reason
+        )
+    )
+    session.flush()
+
+
+def add_audit(
+    *,
+    session: Session,
+    action: AuditAction,
+    request_id: int | None,
+    actor: str | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEvent(request_id=request_id, actor_slack_id=actor, action=action, detail=detail or {})
+    )
+
+
+def list_audit(*, session: Session, request_id: int) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(AuditEvent.id)
+        )
+    )
+
+
+def add_attempt(*, session: Session, attempt: ProvisioningAttempt) -> None:
+    session.add(attempt)
+
+
+def list_attempts(*, session: Session, request_id: int) -> list[ProvisioningAttempt]:
+    return list(
+        session.scalars(
+            select(ProvisioningAttempt)
+            .where(ProvisioningAttempt.request_id == request_id)
+            .order_by(ProvisioningAttempt.id)
+        )
+    )
+
+
+def enqueue(
+    *,
+    session: Session,
+    kind: JobKind,
+    request_id: int | None,
+    payload: dict[str, Any] | None = None,
+    run_after: datetime | None = None,
+) -> None:
+    session.add(
+        Job(
+            kind=kind.value,
+            request_id=request_id,
+            payload=payload or {},
+            run_after=run_after or utcnow(),
+        )
+    )
+
+
+def claim_job(*, session: Session, owner: str, now: datetime, lease_until: datetime) -> Job | None:
+    """Lease the oldest due job nobody holds; SKIP LOCKED lets replicas claim side by side."""
+    job = session.scalars(
+        select(Job)
+        .where(
+            Job.status == "queued",
+            Job.run_after <= now,
+            or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now),
+        )
+        .order_by(Job.run_after, Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).one_or_none()
+    if job is None:
+        return None
+    job.lease_owner = owner
+    job.lease_expires_at = lease_until
+    job.attempts += 1
+    session.flush()
+    return job
+
+
+def extend_leases(
+    *, session: Session, owner: str, job_ids: Iterable[int], lease_until: datetime
+) -> None:
+    ids = list(job_ids)
+    if ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), Job.lease_owner == owner, Job.status == "queued")
+            .values(lease_expires_at=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def finish_job(*, session: Session, job_id: int, status: str, error: str | None = None) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            status=status,
+            finished_at=utcnow(),
+            last_error=error,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def reschedule_job(*, session: Session, job_id: int, run_after: datetime, error: str) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(run_after=run_after, last_error=error, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def count_queued_jobs(*, session: Session) -> int:
+    return len(list(session.scalars(select(Job.id).where(Job.status == "queued"))))
+
+
+def list_jobs(*, session: Session, request_id: int) -> list[Job]:
+    return list(session.scalars(select(Job).where(Job.request_id == request_id).order_by(Job.id)))
+
+
+def expired_pending_ids(*, session: Session, now: datetime) -> list[int]:
+    return list(
+        session.scalars(
+            select(ConnectorRequest.id).where(
+                ConnectorRequest.status == RequestStatus.PENDING.value,
+                ConnectorRequest.expires_at <= now,
+            )
+        )
+    )
+
+
+def connector_name_taken(*, session: Session, space_id: str, name: str) -> bool:
+    """True when an open or successful request already uses this name in the space."""
+    open_states = [
+        RequestStatus.PENDING,
+        RequestStatus.APPROVED,
+        RequestStatus.PROVISIONING,
+        RequestStatus.PROVISIONED,
+    ]
+    found = session.scalar(
+        select(ConnectorRequest.id).where(
+            ConnectorRequest.space_id == space_id,
+            ConnectorRequest.connector_name == name,
+            ConnectorRequest.status.in_([state.value for state in open_states]),
+        )
+    )
+    return found is not None

@@ -1,0 +1,137 @@
+"""The one typed client for Kibana's connectors API."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import TypeAdapter
+
+from bot.kibana.errors import (
+    KibanaAuthError,
+    KibanaConflictError,
+    KibanaError,
+    KibanaNotFoundError,
+    KibanaRequestError,
+    KibanaUnavailableError,
+)
+from bot.kibana.models import Connector, ConnectorType, CreateConnector, ExecuteResult
+
+log = logging.getLogger(__name__)
+
+_CONNECTORS = TypeAdapter(list[Connector])
+_TYPES = TypeAdapter(list[ConnectorType])
+
+
+def make_http_client(base_url: str, api_key: str, *, timeout: float) -> httpx.Client:
+    """An httpx client with Kibana's headers; the key lives only in this client's headers."""
+    return httpx.Client(
+        base_url=base_url,
+        timeout=httpx.Timeout(min(10.0, timeout), read=timeout),
+        headers={
+            "Authorization": f"ApiKey {api_key}",
+            "kbn-xsrf": "true",
+            "elastic-api-version": "2023-10-31",
+        },
+        limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+        follow_redirects=False,
+    )
+
+
+def space_prefix(space_id: str) -> str:
+    return "" if space_id == "default" else f"/s/{quote(space_id, safe='')}"
+
+
+class KibanaClient:
+    """Calls Kibana's connectors API and maps failures to the KibanaError tree."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def close(self) -> None:
+        self._http.close()
+
+    def create_connector(
+        self, space_id: str, connector_id: str, body: CreateConnector
+    ) -> Connector:
+        path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
+        return Connector.model_validate(self._call("POST", path, json=body.model_dump()))
+
+    def get_connector(self, space_id: str, connector_id: str) -> Connector:
+        path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
+        return Connector.model_validate(self._call("GET", path))
+
+    def list_connectors(self, space_id: str) -> list[Connector]:
+        return _CONNECTORS.validate_python(
+            self._call("GET", f"{space_prefix(space_id)}/api/actions/connectors")
+        )
+
+    def list_connector_types(self) -> list[ConnectorType]:
+        return _TYPES.validate_python(self._call("GET", "/api/actions/connector_types"))
+
+    def execute_connector(
+        self, space_id: str, connector_id: str, params: dict[str, Any]
+    ) -> ExecuteResult:
+        path = (
+            f"{space_prefix(space_id)}/api/actions/connector/"
+            f"{quote(connector_id, safe='')}/_execute"
+        )
+        return ExecuteResult.model_validate(self._call("POST", path, json={"params": params}))
+
+    def _call(self, method: str, path: str, *, json: Any = None) -> Any:
+        started = time.monotonic()
+        status: int | str = "error"
+        try:
+            response = self._http.request(method, path, json=json)
+            status = response.status_code
+        except httpx.TimeoutException as error:
+            raise KibanaUnavailableError(
+                f"Kibana did not answer in time ({type(error).__name__})"
+            ) from None
+        except httpx.TransportError as error:
+            raise KibanaUnavailableError(
+                f"Kibana could not be reached: {_describe(error)}"
+            ) from None
+        finally:
+            elapsed_ms = round((time.monotonic() - started) * 1000)
+            log.info("kibana %s %s -> %s in %d ms", method, path, status, elapsed_ms)
+        return _read(response)
+
+
+def _describe(error: httpx.TransportError) -> str:
+    text = str(error) or type(error).__name__
+    return text.split("\n", 1)[0][:300]
+
+
+def _read(response: httpx.Response) -> Any:
+    status = response.status_code
+    if status < 300:
+        try:
+            return response.json() if response.content else None
+        except ValueError:
+            raise KibanaError(
+                "Kibana answered with something that is not JSON", status=status
+            ) from None
+    message = _error_message(response)
+    if status == 429 or status >= 500:
+        raise KibanaUnavailableError(f"Kibana answered {status}: {message}", status=status)
+    if status in {401, 403}:
+        raise KibanaAuthError(message, status=status)
+    if status == 404:
+        raise KibanaNotFoundError(message, status=status)
+    if status == 409:
+        raise KibanaConflictError(message, status=status)
+    raise KibanaRequestError(message, status=status)
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text or response.reason_phrase or str(response.status_code))[:500]
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    return str(body)[:500]

@@ -1,0 +1,60 @@
+"""Payloads of Kibana's connector endpoints."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CreateConnector(BaseModel):
+    """Body of POST /api/actions/connector/{id}: exactly these four keys."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    name: str
+    connector_type_id: str
+    config: dict[str, Any]
+    secrets: dict[str, Any]
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"CreateConnector(name={self.name!r}, connector_type_id={self.connector_type_id!r})"
+
+    __str__ = __repr__
+
+
+class Connector(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str
+    connector_type_id: str
+    config: dict[str, Any] | None = None
+    is_preconfigured: bool = False
+    is_deprecated: bool = False
+    is_missing_secrets: bool | None = None
+    is_connector_type_deprecated: bool | None = None
+
+
+class ConnectorType(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str
+    enabled: bool = True
+    enabled_in_config: bool = True
+    enabled_in_license: bool = True
+    minimum_license_required: str | None = None
+    is_deprecated: bool = False
+
+
+class ExecuteResult(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    connector_id: str | None = None
+    status: Literal["ok", "error"]
+    data: Any = None
+    message: str | None = None
+    service_message: str | None = None
+    retry: bool | str | None = None
+    error_source: str | None = Field(default=None, alias="errorSource")
