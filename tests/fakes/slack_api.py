@@ -511,7 +511,7 @@ def _parse_args(query: str, content_type: str, body: bytes) -> dict[str, Any]:
             raise ValueError("invalid_json")
         args.update(decoded)
     elif body and mime in ("application/x-www-form-urlencoded", ""):
-        args.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        args.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     elif body:
         raise ValueError("invalid_form_data")
     for key in ("blocks", "view", "attachments"):

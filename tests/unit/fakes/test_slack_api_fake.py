@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -92,6 +93,24 @@ def test_post_message_is_stored(fake: FakeSlack, client: WebClient) -> None:
     assert call.status == 200
 
 
+def test_form_body_blocks_are_decoded(fake: FakeSlack, client: WebClient) -> None:
+    blocks = [section("from a form")]
+    params = {"channel": "C1", "text": "x", "blocks": json.dumps(blocks)}
+    resp = client.api_call("chat.postMessage", params=params)
+    assert fake.calls_for("chat.postMessage")[0].args["blocks"] == blocks
+    assert fake.message("C1", resp["ts"])["blocks"] == blocks
+
+
+def test_views_publish_home(fake: FakeSlack, client: WebClient) -> None:
+    home = {"type": "home", "blocks": [section("home")]}
+    first = client.views_publish(user_id="U1", view=home)["view"]
+    again = client.views_publish(user_id="U1", view=home, hash=first["hash"])["view"]
+    assert again["id"] == first["id"]
+    with pytest.raises(SlackApiError) as exc:
+        client.views_publish(user_id="U1", view=home | {"submit": section("s")["text"]})
+    assert slack_error(exc) == "invalid_arguments"
+
+
 def test_post_to_unknown_channel(client: WebClient) -> None:
     with pytest.raises(SlackApiError) as exc:
         client.chat_postMessage(channel="C404", text="x")
@@ -154,10 +173,10 @@ def test_conversations_open_and_users_info(fake: FakeSlack, client: WebClient) -
 
 
 def test_get_with_query_string(fake: FakeSlack) -> None:
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 - loopback fake
         fake.base_url + "users.info?user=U2", headers={"Authorization": f"Bearer {TOKEN}"}
     )
-    with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 (loopback fake)
+    with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - loopback fake
         body = json.loads(resp.read())
     assert body["ok"] is True
     assert body["user"]["name"] == "bob"
@@ -418,3 +437,8 @@ def test_all_text_covers_every_argument(fake: FakeSlack, client: WebClient) -> N
     assert "secret-ish" in text
     assert "U1" in text
     assert TOKEN not in text
+
+
+def test_bolt_app_verifies_its_token_against_the_fake(fake: FakeSlack) -> None:
+    App(client=WebClient(token=TOKEN, base_url=fake.base_url), signing_secret="secret")
+    assert fake.wait_for("auth.test", timeout=1)[0].response["user_id"] == "UBOT"

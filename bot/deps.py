@@ -1,0 +1,49 @@
+"""What the services need, built once by the composition root and passed down."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from bot.crypto import SecretBox
+from bot.db.base import utcnow
+from bot.db.session import SessionFactory
+from bot.kibana.client import KibanaClient
+from bot.services.ports import Notifier
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Rules an operator sets: who approves, where outcomes go, how long and how hard to try."""
+
+    approvers: frozenset[str]
+    approval_channel: str
+    notify_channel: str | None
+    request_ttl: timedelta = timedelta(hours=72)
+    kibana_max_attempts: int = 5
+    kibana_retry_base_seconds: float = 2.0
+    notify_max_attempts: int = 8
+
+    def kibana_backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return float(self.kibana_retry_base_seconds * 2 ** (attempt - 1))
+
+
+@dataclass(frozen=True)
+class Deps:
+    engine: Engine
+    session_factory: SessionFactory
+    kibana: KibanaClient
+    secret_box: SecretBox
+    notifier: Notifier
+    policy: Policy
+    clock: Callable[[], datetime] = utcnow
+    wake_event: threading.Event = field(default_factory=threading.Event)
+
+    def wake_workers(self) -> None:
+        """Tell this process's workers that new work was committed."""
+        self.wake_event.set()

@@ -1,0 +1,80 @@
+"""Validated values that cross layers: a new request, and what is shown about one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from bot.domain.enums import Provider, RequestStatus
+from bot.domain.testing import TestReading
+
+
+class RequestDraft(BaseModel):
+    """A request that passed every check, ready to be stored."""
+
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    provider: Provider
+    connector_type_id: str
+    connector_name: str
+    space_id: str
+    config: dict[str, Any]
+    secrets: dict[str, SecretStr]
+    justification: str
+    warnings: list[str] = []
+    requested_by: str
+
+
+class Outcome(BaseModel):
+    """How provisioning or the connector test ended, for the results messages."""
+
+    stage: Literal["create", "test"]
+    ok: bool
+    duration_ms: int | None = None
+    reading: TestReading | None = None
+    message: str | None = None
+    service_message: str | None = None
+    http_status: int | None = None
+    unreachable: bool = False
+    hint: str | None = None
+
+
+class RequestSnapshot(BaseModel):
+    """Everything Slack shows about a request. It never holds a secret."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    reference: str
+    status: RequestStatus
+    provider: Provider
+    provider_label: str
+    connector_type_id: str | None
+    connector_name: str
+    space_id: str
+    kibana_connector_id: str | None
+    config: dict[str, Any]
+    justification: str
+    warnings: list[str]
+    requested_by: str
+    card_channel: str | None
+    card_ts: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    outcome: Outcome | None
+    failure_message: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def model(self) -> str | None:
+        value = self.config.get("defaultModel")
+        return str(value) if value else None
+
+    @property
+    def api_url(self) -> str | None:
+        value = self.config.get("apiUrl")
+        return str(value) if value else None

@@ -1,0 +1,79 @@
+"""Job handlers that tell people about a request through the Notifier."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from bot.db import queries
+from bot.db.session import session_scope
+from bot.deps import Deps
+from bot.domain.enums import Notice
+from bot.domain.schemas import RequestSnapshot
+from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
+from bot.services.ports import NotificationFailedError, NotificationRetryableError
+from bot.services.snapshots import to_snapshot
+
+log = logging.getLogger(__name__)
+CARD_WAIT_SECONDS = 1.0
+T = TypeVar("T")
+
+
+def _snapshot(deps: Deps, job: JobContext) -> RequestSnapshot:
+    with session_scope(deps.session_factory) as session:
+        row = queries.get_request(session=session, request_id=job.request_id or 0)
+        if row is None:
+            raise GiveUpError("request vanished")
+        return to_snapshot(row)
+
+
+def _with_card(deps: Deps, job: JobContext) -> RequestSnapshot:
+    snapshot = _snapshot(deps, job)
+    if snapshot.card_ts is None:
+        raise RetryLaterError(CARD_WAIT_SECONDS, "the approval card is not posted yet")
+    return snapshot
+
+
+def _notice(job: JobContext) -> Notice:
+    return Notice(job.payload.get("notice", Notice.OUTCOME.value))
+
+
+def _deliver(action: str, send: Callable[..., T], *args: object) -> T:
+    try:
+        return send(*args)
+    except NotificationRetryableError as error:
+        raise RetryLaterError(error.retry_after or 2.0, f"{action}: {error}") from None
+    except NotificationFailedError as error:
+        raise GiveUpError(f"{action}: {error}") from None
+
+
+def post_card(deps: Deps, job: JobContext) -> None:
+    snapshot = _snapshot(deps, job)
+    if snapshot.card_ts is not None:
+        return
+    channel, ts = _deliver("post card", deps.notifier.post_card, snapshot)
+    with session_scope(deps.session_factory) as session:
+        queries.update_request(
+            session=session, request_id=snapshot.id, values={"card_channel": channel, "card_ts": ts}
+        )
+    # The card was posted from a snapshot that may predate a fast decision: bring it up to date.
+    latest = _snapshot(deps, job)
+    if latest.status is not snapshot.status:
+        _deliver("refresh card", deps.notifier.refresh_card, latest)
+
+
+def refresh_card(deps: Deps, job: JobContext) -> None:
+    _deliver("refresh card", deps.notifier.refresh_card, _with_card(deps, job))
+
+
+def thread_reply(deps: Deps, job: JobContext) -> None:
+    _deliver("thread reply", deps.notifier.reply_in_thread, _with_card(deps, job), _notice(job))
+
+
+def dm_requester(deps: Deps, job: JobContext) -> None:
+    _deliver("DM", deps.notifier.dm_requester, _snapshot(deps, job), _notice(job))
+
+
+def notify_channel(deps: Deps, job: JobContext) -> None:
+    _deliver("notify channel", deps.notifier.notify_channel, _snapshot(deps, job))

@@ -1,0 +1,337 @@
+"""Create the approved connector in Kibana, then test it. Runs from the job queue."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.db import queries
+from bot.db.models import ConnectorRequest, ProvisioningAttempt
+from bot.db.session import session_scope
+from bot.deps import Deps
+from bot.domain.enums import AuditAction, JobKind, Notice, RequestStatus
+from bot.domain.hints import explain_failure
+from bot.domain.schemas import Outcome
+from bot.domain.testing import read_test_data, test_params
+from bot.kibana.errors import (
+    KibanaConflictError,
+    KibanaError,
+    KibanaRequestError,
+    KibanaUnavailableError,
+)
+from bot.kibana.models import Connector, CreateConnector
+from bot.services.jobs import JobContext, RetryLaterError
+
+log = logging.getLogger(__name__)
+S = RequestStatus
+
+
+@dataclass(frozen=True)
+class _Work:
+    request_id: int
+    reference: str
+    space_id: str
+    connector_id: str
+    connector_type_id: str
+    name: str
+    config: dict[str, Any]
+    ciphertext: bytes | None
+
+
+def _work(row: ConnectorRequest) -> _Work:
+    assert row.kibana_connector_id is not None  # noqa: S101 - set at submission
+    assert row.connector_type_id is not None  # noqa: S101 - only connector requests get here
+    return _Work(
+        request_id=row.id,
+        reference=row.reference,
+        space_id=row.space_id,
+        connector_id=row.kibana_connector_id,
+        connector_type_id=row.connector_type_id,
+        name=row.connector_name,
+        config=dict(row.config),
+        ciphertext=row.secrets_ciphertext,
+    )
+
+
+def provision_connector(deps: Deps, job: JobContext) -> None:
+    """Create the connector under its stored id; a 409 on a retry means it already exists."""
+    work = _start_provisioning(deps, job.request_id)
+    if work is None:
+        return
+    if work.ciphertext is None:
+        _fail(
+            deps,
+            work,
+            job,
+            Outcome(
+                stage="create",
+                ok=False,
+                message="The request's "
+                "secrets are gone (erased or never stored); ask the requester to submit again.",
+            ),
+        )
+        return
+    body = CreateConnector(
+        name=work.name,
+        connector_type_id=work.connector_type_id,
+        config=work.config,
+        secrets=deps.secret_box.open(work.ciphertext),
+    )
+    started = time.monotonic()
+    try:
+        connector = _create_or_find(deps, work, body)
+    except KibanaError as error:
+        outcome = _failure_outcome("create", error, work, started)
+        _record(deps, work, "create", job.attempt, outcome)
+        if isinstance(error, KibanaUnavailableError):
+            _retry_or_give_up(deps, work, job, outcome)
+        else:
+            _fail(deps, work, job, outcome)
+        return
+    outcome = Outcome(stage="create", ok=True, duration_ms=_ms(started), http_status=200)
+    _record(deps, work, "create", job.attempt, outcome)
+    _mark_provisioned(deps, work, connector)
+
+
+def _start_provisioning(deps: Deps, request_id: int | None) -> _Work | None:
+    assert request_id is not None  # noqa: S101 - provisioning jobs always name a request
+    with session_scope(deps.session_factory) as session:
+        row = queries.get_request(session=session, request_id=request_id)
+        if row is None:
+            return None
+        if row.status == S.APPROVED.value:
+            queries.transition(
+                session=session, request_id=row.id, sources=[S.APPROVED], target=S.PROVISIONING
+            )
+            queries.add_audit(
+                session=session,
+                action=AuditAction.PROVISIONING_STARTED,
+                request_id=row.id,
+                actor=None,
+                detail={"connector_id": row.kibana_connector_id},
+            )
+        elif row.status != S.PROVISIONING.value:
+            return None  # finished already (a duplicate or stale job)
+        return _work(row)
+
+
+def _create_or_find(deps: Deps, work: _Work, body: CreateConnector) -> Connector:
+    try:
+        return deps.kibana.create_connector(work.space_id, work.connector_id, body)
+    except KibanaConflictError:
+        existing = deps.kibana.get_connector(work.space_id, work.connector_id)
+        if existing.connector_type_id != work.connector_type_id or existing.name != work.name:
+            raise KibanaRequestError(
+                f"Connector id {work.connector_id} is already used by “{existing.name}” "
+                f"({existing.connector_type_id}) in space {work.space_id}.",
+                status=409,
+            ) from None
+        log.info("request %s: connector %s already existed", work.reference, work.connector_id)
+        return existing
+
+
+def _mark_provisioned(deps: Deps, work: _Work, connector: Connector) -> None:
+    warnings: list[str] = []
+    if connector.is_connector_type_deprecated:
+        warnings.append(
+            f"Kibana marks {work.connector_type_id} connectors deprecated (9.5+): created "
+            "through the API, which still works; plan a move to inference endpoints."
+        )
+    with session_scope(deps.session_factory) as session:
+        row = queries.get_request(session=session, request_id=work.request_id)
+        assert row is not None  # noqa: S101 - rows are never deleted
+        changed = queries.transition(
+            session=session,
+            request_id=work.request_id,
+            sources=[S.PROVISIONING],
+            target=S.PROVISIONED,
+            values={"secrets_ciphertext": None, "warnings": [*row.warnings, *warnings]},
+        )
+        if changed:
+            queries.add_audit(
+                session=session,
+                action=AuditAction.PROVISIONED,
+                request_id=work.request_id,
+                actor=None,
+                detail={"connector_id": connector.id, "space": work.space_id},
+            )
+            queries.add_audit(
+                session=session,
+                action=AuditAction.SECRETS_ERASED,
+                request_id=work.request_id,
+                actor=None,
+            )
+            queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=work.request_id)
+            queries.enqueue(
+                session=session, kind=JobKind.TEST_CONNECTOR, request_id=work.request_id
+            )
+    deps.wake_workers()
+
+
+def run_connector_test(deps: Deps, job: JobContext) -> None:
+    """Run the type's test through `_execute`; a 200 with status error is a failed test."""
+    with session_scope(deps.session_factory) as session:
+        row = queries.get_request(session=session, request_id=job.request_id or 0)
+        if row is None or row.status != S.PROVISIONED.value:
+            return
+        work = _work(row)
+    params = test_params(work.connector_type_id, work.config)
+    started = time.monotonic()
+    try:
+        result = deps.kibana.execute_connector(work.space_id, work.connector_id, params)
+    except KibanaError as error:
+        outcome = _failure_outcome("test", error, work, started)
+        _record(deps, work, "test", job.attempt, outcome)
+        if isinstance(error, KibanaUnavailableError):
+            _retry_or_give_up(deps, work, job, outcome)
+        else:
+            _finish_test(deps, work, outcome)
+        return
+    if result.status == "ok":
+        reading = read_test_data(
+            work.connector_type_id, result.data, default_model=work.config.get("defaultModel")
+        )
+        outcome = Outcome(
+            stage="test", ok=True, duration_ms=_ms(started), reading=reading, http_status=200
+        )
+    else:
+        outcome = Outcome(
+            stage="test",
+            ok=False,
+            duration_ms=_ms(started),
+            message=result.message,
+            service_message=result.service_message,
+            http_status=200,
+            hint=explain_failure(work.connector_type_id, result.message, result.service_message),
+        )
+    _record(deps, work, "test", job.attempt, outcome)
+    _finish_test(deps, work, outcome)
+
+
+def _finish_test(deps: Deps, work: _Work, outcome: Outcome) -> None:
+    target = S.TESTED_OK if outcome.ok else S.TEST_FAILED
+    with session_scope(deps.session_factory) as session:
+        changed = queries.transition(
+            session=session,
+            request_id=work.request_id,
+            sources=[S.PROVISIONED],
+            target=target,
+            values={"result": outcome.model_dump(mode="json"), "finished_at": deps.clock()},
+        )
+        if changed:
+            queries.add_audit(
+                session=session,
+                action=AuditAction.TESTED,
+                request_id=work.request_id,
+                actor=None,
+                detail={"ok": outcome.ok},
+            )
+            _queue_outcome_notices(session, deps, work.request_id)
+    deps.wake_workers()
+
+
+def _retry_or_give_up(deps: Deps, work: _Work, job: JobContext, outcome: Outcome) -> None:
+    if job.attempt < deps.policy.kibana_max_attempts:
+        delay = deps.policy.kibana_backoff(job.attempt)
+        raise RetryLaterError(delay, outcome.message or "Kibana unavailable")
+    total = sum(deps.policy.kibana_backoff(n) for n in range(1, job.attempt))
+    final = outcome.model_copy(
+        update={
+            "unreachable": True,
+            "message": f"Kibana could not be reached after {job.attempt} attempts over "
+            f"{total:.0f} s. Last error: {outcome.message}",
+        }
+    )
+    if outcome.stage == "create":
+        _fail(deps, work, job, final)
+    else:
+        _finish_test(deps, work, final)
+
+
+def _fail(deps: Deps, work: _Work, job: JobContext, outcome: Outcome) -> None:
+    now = deps.clock()
+    with session_scope(deps.session_factory) as session:
+        changed = queries.transition(
+            session=session,
+            request_id=work.request_id,
+            sources=[S.PROVISIONING],
+            target=S.FAILED,
+            values={
+                "secrets_ciphertext": None,
+                "result": outcome.model_dump(mode="json"),
+                "failure_message": outcome.message,
+                "finished_at": now,
+            },
+        )
+        if changed:
+            queries.add_audit(
+                session=session,
+                action=AuditAction.PROVISIONING_FAILED,
+                request_id=work.request_id,
+                actor=None,
+                detail={"status": outcome.http_status, "attempt": job.attempt},
+            )
+            queries.add_audit(
+                session=session,
+                action=AuditAction.SECRETS_ERASED,
+                request_id=work.request_id,
+                actor=None,
+            )
+            _queue_outcome_notices(session, deps, work.request_id)
+    deps.wake_workers()
+
+
+def _queue_outcome_notices(session: Session, deps: Deps, request_id: int) -> None:
+    queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
+    for kind in (JobKind.THREAD_REPLY, JobKind.DM_REQUESTER):
+        queries.enqueue(
+            session=session,
+            kind=kind,
+            request_id=request_id,
+            payload={"notice": Notice.OUTCOME.value},
+        )
+    if deps.policy.notify_channel:
+        queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
+
+
+def _failure_outcome(stage: str, error: KibanaError, work: _Work, started: float) -> Outcome:
+    return Outcome(
+        stage="create" if stage == "create" else "test",
+        ok=False,
+        duration_ms=_ms(started),
+        message=error.message,
+        http_status=error.status,
+        unreachable=isinstance(error, KibanaUnavailableError),
+        hint=explain_failure(work.connector_type_id, error.message),
+    )
+
+
+def _record(deps: Deps, work: _Work, operation: str, attempt: int, outcome: Outcome) -> None:
+    if outcome.ok:
+        result = "ok"
+    elif outcome.unreachable:
+        result = "unavailable"
+    else:
+        result = "refused" if outcome.stage == "create" else "failed"
+    with session_scope(deps.session_factory) as session:
+        queries.add_attempt(
+            session=session,
+            attempt=ProvisioningAttempt(
+                request_id=work.request_id,
+                operation=operation,
+                attempt=attempt,
+                started_at=deps.clock(),
+                duration_ms=outcome.duration_ms or 0,
+                http_status=outcome.http_status,
+                outcome=result,
+                message=(outcome.message or outcome.service_message or "")[:2000] or None,
+            ),
+        )
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)

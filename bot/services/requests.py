@@ -1,0 +1,288 @@
+"""Use cases of a request before provisioning: submit, decide, cancel, expire."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from bot.db import queries
+from bot.db.models import ConnectorRequest
+from bot.db.session import session_scope
+from bot.deps import Deps
+from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestStatus
+from bot.domain.refs import new_connector_id, new_reference
+from bot.domain.rules import REFUSAL_TEXT, decision_refusal
+from bot.domain.schemas import RequestDraft, RequestSnapshot
+from bot.errors import InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
+from bot.services.snapshots import to_snapshot
+
+log = logging.getLogger(__name__)
+S = RequestStatus
+
+
+def submit_request(deps: Deps, draft: RequestDraft) -> RequestSnapshot:
+    """Store a checked request as pending, its secrets sealed; queue the approval card."""
+    sealed = deps.secret_box.seal(
+        {key: value.get_secret_value() for key, value in draft.secrets.items()}
+    )
+    now = deps.clock()
+    with session_scope(deps.session_factory) as session:
+        row = queries.add_request(
+            session=session,
+            request=ConnectorRequest(
+                reference=_unused_reference(session),
+                status=S.PENDING.value,
+                provider=draft.provider.value,
+                connector_type_id=draft.connector_type_id,
+                connector_name=draft.connector_name,
+                space_id=draft.space_id,
+                kibana_connector_id=new_connector_id(draft.connector_name),
+                config=draft.config,
+                secrets_ciphertext=sealed,
+                justification=draft.justification,
+                warnings=draft.warnings,
+                requested_by_slack_id=draft.requested_by,
+                created_at=now,
+                updated_at=now,
+                expires_at=now + deps.policy.request_ttl,
+            ),
+        )
+        queries.add_audit(
+            session=session,
+            action=AuditAction.SUBMITTED,
+            request_id=row.id,
+            actor=draft.requested_by,
+            detail={"provider": draft.provider.value, "space": draft.space_id},
+        )
+        queries.enqueue(session=session, kind=JobKind.POST_CARD, request_id=row.id)
+        queries.enqueue(
+            session=session,
+            kind=JobKind.DM_REQUESTER,
+            request_id=row.id,
+            payload={"notice": Notice.SUBMITTED.value},
+        )
+        snapshot = to_snapshot(row)
+    deps.wake_workers()
+    log.info("request %s submitted by %s", snapshot.reference, draft.requested_by)
+    return snapshot
+
+
+def _unused_reference(session: Session) -> str:
+    for _ in range(10):
+        reference = new_reference()
+        if not queries.reference_exists(session=session, reference=reference):
+            return reference
+    raise RuntimeError("could not find an unused request reference")
+
+
+def name_in_use(deps: Deps, *, space_id: str, name: str) -> bool:
+    """True when another open request already asks for this connector name in the space."""
+    with session_scope(deps.session_factory) as session:
+        return queries.connector_name_taken(session=session, space_id=space_id, name=name)
+
+
+def check_decider(deps: Deps, *, request_id: int, actor: str) -> RequestSnapshot:
+    """Make sure ``actor`` may decide this pending request now; record a refused attempt."""
+    with session_scope(deps.session_factory) as session:
+        row = _load(session, request_id)
+        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
+        if refusal is not None:
+            _record_refusal(session, row, actor, refusal.value)
+        snapshot = to_snapshot(row)
+    if refusal is not None:
+        raise NotAuthorizedError(REFUSAL_TEXT[refusal])
+    if snapshot.status is not S.PENDING:
+        raise InvalidTransitionError(already_decided_text(snapshot))
+    return snapshot
+
+
+def approve_request(deps: Deps, *, request_id: int, actor: str) -> RequestSnapshot:
+    """Approve a pending request exactly once and queue its provisioning."""
+    return _decide(
+        deps, request_id=request_id, actor=actor, decision=Decision.APPROVED, reason=None
+    )
+
+
+def reject_request(deps: Deps, *, request_id: int, actor: str, reason: str) -> RequestSnapshot:
+    """Reject a pending request exactly once, with the approver's reason; erase its secrets."""
+    return _decide(
+        deps, request_id=request_id, actor=actor, decision=Decision.REJECTED, reason=reason
+    )
+
+
+def _decide(
+    deps: Deps, *, request_id: int, actor: str, decision: Decision, reason: str | None
+) -> RequestSnapshot:
+    approved = decision is Decision.APPROVED
+    target = S.APPROVED if approved else S.REJECTED
+    now = deps.clock()
+    values: dict[str, object] = {
+        "decided_by_slack_id": actor,
+        "decided_at": now,
+        "decision_reason": reason,
+    }
+    if not approved:
+        values.update(secrets_ciphertext=None, finished_at=now)
+    with session_scope(deps.session_factory) as session:
+        row = _load(session, request_id)
+        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
+        changed = False
+        if refusal is not None:
+            _record_refusal(session, row, actor, refusal.value)
+        else:
+            changed = queries.transition(
+                session=session,
+                request_id=request_id,
+                sources=[S.PENDING],
+                target=target,
+                values=values,
+            )
+        if changed:
+            queries.add_decision(
+                session=session,
+                request_id=request_id,
+                decision=decision.value,
+                actor=actor,
+                reason=reason,
+            )
+            action = AuditAction.APPROVED if approved else AuditAction.REJECTED
+            queries.add_audit(
+                session=session,
+                action=action,
+                request_id=request_id,
+                actor=actor,
+                detail={"reason": reason} if reason else {},
+            )
+            _queue_decision_notices(session, request_id, approved=approved, deps=deps)
+        snapshot = to_snapshot(_load(session, request_id))
+    if refusal is not None:
+        raise NotAuthorizedError(REFUSAL_TEXT[refusal])
+    if not changed:
+        raise InvalidTransitionError(already_decided_text(snapshot))
+    deps.wake_workers()
+    log.info("request %s %s by %s", snapshot.reference, decision.value, actor)
+    return snapshot
+
+
+def _queue_decision_notices(
+    session: Session, request_id: int, *, approved: bool, deps: Deps
+) -> None:
+    queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
+    queries.enqueue(
+        session=session,
+        kind=JobKind.DM_REQUESTER,
+        request_id=request_id,
+        payload={"notice": Notice.DECIDED.value},
+    )
+    if approved:
+        queries.enqueue(session=session, kind=JobKind.PROVISION, request_id=request_id)
+    else:
+        queries.add_audit(
+            session=session, action=AuditAction.SECRETS_ERASED, request_id=request_id, actor=None
+        )
+        if deps.policy.notify_channel:
+            queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
+
+
+def cancel_request(deps: Deps, *, reference: str, actor: str) -> RequestSnapshot:
+    """Let the requester withdraw a pending request; its secrets are erased."""
+    now = deps.clock()
+    with session_scope(deps.session_factory) as session:
+        row = queries.get_request_by_reference(session=session, reference=reference)
+        if row is None:
+            raise RequestNotFoundError(f"There is no request {reference}.")
+        if row.requested_by_slack_id != actor:
+            raise NotAuthorizedError(f"Only the person who asked for {reference} can cancel it.")
+        changed = queries.transition(
+            session=session,
+            request_id=row.id,
+            sources=[S.PENDING],
+            target=S.CANCELLED,
+            values={"secrets_ciphertext": None, "finished_at": now},
+        )
+        if changed:
+            queries.add_audit(
+                session=session, action=AuditAction.CANCELLED, request_id=row.id, actor=actor
+            )
+            _queue_closing_notices(session, row.id, notify_requester=False)
+        snapshot = to_snapshot(_load(session, row.id))
+    if not changed:
+        raise InvalidTransitionError(already_decided_text(snapshot))
+    deps.wake_workers()
+    return snapshot
+
+
+def expire_due_requests(deps: Deps) -> int:
+    """Expire pending requests past their deadline; return how many were expired."""
+    now = deps.clock()
+    expired = 0
+    with session_scope(deps.session_factory) as session:
+        for request_id in queries.expired_pending_ids(session=session, now=now):
+            if queries.transition(
+                session=session,
+                request_id=request_id,
+                sources=[S.PENDING],
+                target=S.EXPIRED,
+                values={"secrets_ciphertext": None, "finished_at": now},
+            ):
+                queries.add_audit(
+                    session=session, action=AuditAction.EXPIRED, request_id=request_id, actor=None
+                )
+                _queue_closing_notices(session, request_id, notify_requester=True)
+                expired += 1
+    if expired:
+        deps.wake_workers()
+    return expired
+
+
+def _queue_closing_notices(session: Session, request_id: int, *, notify_requester: bool) -> None:
+    queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
+    queries.enqueue(
+        session=session,
+        kind=JobKind.THREAD_REPLY,
+        request_id=request_id,
+        payload={"notice": Notice.CLOSED.value},
+    )
+    if notify_requester:
+        queries.enqueue(
+            session=session,
+            kind=JobKind.DM_REQUESTER,
+            request_id=request_id,
+            payload={"notice": Notice.CLOSED.value},
+        )
+
+
+def get_snapshot(deps: Deps, *, request_id: int) -> RequestSnapshot:
+    with session_scope(deps.session_factory) as session:
+        return to_snapshot(_load(session, request_id))
+
+
+def _load(session: Session, request_id: int) -> ConnectorRequest:
+    row = queries.get_request(session=session, request_id=request_id)
+    if row is None:
+        raise RequestNotFoundError("That request no longer exists.")
+    return row
+
+
+def _record_refusal(session: Session, row: ConnectorRequest, actor: str, why: str) -> None:
+    queries.add_audit(
+        session=session,
+        action=AuditAction.DECISION_REFUSED,
+        request_id=row.id,
+        actor=actor,
+        detail={"why": why},
+    )
+    log.warning("refused decision on %s by %s (%s)", row.reference, actor, why)
+
+
+def already_decided_text(snapshot: RequestSnapshot) -> str:
+    """Explain to a late clicker what already happened to the request."""
+    who = f" by <@{snapshot.decided_by}>" if snapshot.decided_by else ""
+    if snapshot.status is S.REJECTED:
+        return f"{snapshot.reference} was already rejected{who}."
+    if snapshot.status in {S.CANCELLED, S.EXPIRED}:
+        return f"{snapshot.reference} was {snapshot.status.value}; there is nothing to decide."
+    if snapshot.status is S.PENDING:
+        return f"{snapshot.reference} is still pending."
+    return f"{snapshot.reference} was already approved{who}."

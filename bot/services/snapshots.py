@@ -1,0 +1,36 @@
+"""Turn stored requests into the snapshots that Slack renders."""
+
+from __future__ import annotations
+
+from bot.db.models import ConnectorRequest
+from bot.domain.enums import Provider, RequestStatus
+from bot.domain.providers import provider_spec
+from bot.domain.schemas import Outcome, RequestSnapshot
+
+
+def to_snapshot(row: ConnectorRequest) -> RequestSnapshot:
+    provider = Provider(row.provider)
+    return RequestSnapshot(
+        id=row.id,
+        reference=row.reference,
+        status=RequestStatus(row.status),
+        provider=provider,
+        provider_label=provider_spec(provider).label,
+        connector_type_id=row.connector_type_id,
+        connector_name=row.connector_name,
+        space_id=row.space_id,
+        kibana_connector_id=row.kibana_connector_id,
+        config=dict(row.config),
+        justification=row.justification,
+        warnings=list(row.warnings or []),
+        requested_by=row.requested_by_slack_id,
+        card_channel=row.card_channel,
+        card_ts=row.card_ts,
+        decided_by=row.decided_by_slack_id,
+        decided_at=row.decided_at,
+        decision_reason=row.decision_reason,
+        outcome=Outcome.model_validate(row.result) if row.result else None,
+        failure_message=row.failure_message,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
