@@ -1,0 +1,102 @@
+"""The only place that reads Slack's view state: it becomes form values and drafts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import SecretStr
+
+from bot.domain.enums import Provider
+from bot.domain.fields import FormValues
+from bot.domain.providers import ProviderSpec, provider_spec
+from bot.domain.schemas import RequestDraft
+from bot.slack.ids import BlockId, field_key
+from bot.slack.metadata import RequestFormMetadata, decode
+from bot.slack.views.request_modal import block_id_for, form_fields
+
+DEFAULT_PROVIDER = Provider.OPENAI
+
+
+def _element_value(element: dict[str, Any]) -> str:
+    kind = element.get("type")
+    if kind in {"static_select", "radio_buttons"}:
+        option = element.get("selected_option") or {}
+        return str(option.get("value") or "")
+    if kind == "checkboxes":
+        return "true" if element.get("selected_options") else ""
+    value = element.get("value")
+    return "" if value is None else str(value)
+
+
+def read_state(view: dict[str, Any]) -> dict[str, str]:
+    """Every input's value by block id ('' for empty)."""
+    values: dict[str, str] = {}
+    state = (view.get("state") or {}).get("values") or {}
+    for block_id, actions in state.items():
+        for element in actions.values():
+            values[block_id] = _element_value(element)
+    return values
+
+
+def read_provider(view: dict[str, Any]) -> Provider:
+    """The provider chosen in the form (the select, else the metadata, else OpenAI)."""
+    chosen = read_state(view).get(BlockId.PROVIDER.value, "")
+    if chosen in Provider.__members__.values():
+        return Provider(chosen)
+    metadata = decode(RequestFormMetadata, view.get("private_metadata"))
+    return metadata.provider if metadata else DEFAULT_PROVIDER
+
+
+def read_request_form(view: dict[str, Any]) -> tuple[ProviderSpec, FormValues]:
+    """The chosen provider and the values of its fields, keyed by field key."""
+    spec = provider_spec(read_provider(view))
+    values: FormValues = {}
+    for block_id, value in read_state(view).items():
+        key = field_key(block_id)
+        if key is not None:
+            values[key] = value
+    return spec, values
+
+
+def field_errors(spec: ProviderSpec, errors: dict[str, str]) -> dict[str, str]:
+    """Map errors by field key to the block ids Slack shows them under."""
+    from bot.slack.views.request_modal import block_id_for
+
+    return {block_id_for(spec, key): message for key, message in errors.items()}
+
+
+def to_draft(
+    spec: ProviderSpec, values: FormValues, *, warnings: list[str], requested_by: str
+) -> RequestDraft:
+    """Build the draft of a request whose values passed every check."""
+    assert spec.connector_type_id is not None  # noqa: S101 - only creatable providers get here
+    secrets = spec.build_secrets(values)
+    return RequestDraft(
+        provider=spec.key,
+        connector_type_id=spec.connector_type_id,
+        connector_name=values.get("name", "").strip(),
+        space_id=values.get("space", "").strip(),
+        config=spec.build_config(values),
+        secrets={key: SecretStr(value) for key, value in secrets.items()},
+        justification=values.get("justification", "").strip(),
+        warnings=warnings,
+        requested_by=requested_by,
+    )
+
+
+def read_reject_reason(view: dict[str, Any]) -> str:
+    return read_state(view).get(BlockId.REJECT_REASON.value, "").strip()
+
+
+def shared_values(view: dict[str, Any], target: ProviderSpec) -> dict[str, str]:
+    """Non-secret values typed so far that the target provider's form also has."""
+    typed = read_state(view)
+    carried: dict[str, str] = {}
+
+    for spec in form_fields(target):
+        if spec.secret:
+            continue
+        value = typed.get(block_id_for(target, spec.key))
+        if value:
+            carried[spec.key] = value
+    return carried

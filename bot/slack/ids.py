@@ -1,0 +1,41 @@
+"""Every callback_id, action_id and block_id the bot uses: one source of truth."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CallbackId(StrEnum):
+    REQUEST_SUBMIT = "connector_request.submit"
+    REQUEST_DONE = "connector_request.done"
+    REJECT_REASON = "approval.reject_reason"
+
+
+class ActionId(StrEnum):
+    PROVIDER = "connector_request.provider"
+    FIELD_VALUE = "connector_request.value"
+    APPROVE = "approval.approve"
+    REJECT = "approval.reject"
+    DELIVER_YAML = "approval.deliver_yaml"
+    REASON = "approval.reason"
+
+
+class BlockId(StrEnum):
+    PROVIDER = "connector_request.provider"
+    APPROVAL_ACTIONS = "approval.actions"
+    REJECT_REASON = "approval.reject_reason"
+
+
+FIELD_BLOCK_PREFIX = "field."
+
+
+def field_block_id(key: str, *, provider: str | None = None) -> str:
+    """Block id of a form field; provider-specific when its default differs per provider."""
+    return f"{FIELD_BLOCK_PREFIX}{key}" + (f".{provider}" if provider else "")
+
+
+def field_key(block_id: str) -> str | None:
+    """The field key inside a field block id, or None for other blocks."""
+    if not block_id.startswith(FIELD_BLOCK_PREFIX):
+        return None
+    return block_id[len(FIELD_BLOCK_PREFIX) :].split(".", 1)[0]

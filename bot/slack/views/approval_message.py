@@ -1,0 +1,121 @@
+"""The approval card posted to the approvers' channel, updated in place as the request moves."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+)
+
+from bot.domain.enums import RequestStatus
+from bot.domain.schemas import RequestSnapshot
+from bot.slack.ids import ActionId, BlockId
+from bot.slack.metadata import RequestButton, encode
+from bot.slack.views.common import (
+    context,
+    escape,
+    fields_section,
+    mention,
+    section,
+    slack_date,
+    truncate,
+)
+
+S = RequestStatus
+
+
+def card_text(snapshot: RequestSnapshot) -> str:
+    """Notification fallback text of the card."""
+    return (
+        f"{snapshot.reference}: {snapshot.provider_label} connector “{snapshot.connector_name}” "
+        f"requested by <@{snapshot.requested_by}> — {status_line(snapshot)}"
+    )
+
+
+def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
+    """The card: who asks for what and why, its state, and buttons while it is pending."""
+    details = [
+        ("Requester", mention(snapshot.requested_by)),
+        ("Provider", f"{snapshot.provider_label} (`{snapshot.connector_type_id}`)"),
+        ("Model", escape(snapshot.model or "Kibana's default")),
+        ("Kibana space", f"`{snapshot.space_id}`"),
+        ("Connector", f"{escape(snapshot.connector_name)}\n`{snapshot.kibana_connector_id}`"),
+    ]
+    if snapshot.api_url:
+        details.append(("API URL", escape(truncate(snapshot.api_url, 300))))
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=f"LLM connector request {snapshot.reference}")),
+        fields_section(details),
+        section(f"*Why*\n{escape(truncate(snapshot.justification, 1500))}"),
+    ]
+    blocks += [context(f":warning: {escape(warning)}") for warning in snapshot.warnings[:5]]
+    blocks.append(section(status_line(snapshot)))
+    if snapshot.status is S.PENDING:
+        blocks.append(_decision_buttons(snapshot))
+    return blocks
+
+
+def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
+    value = encode(RequestButton(request_id=snapshot.id))
+    return ActionsBlock(
+        block_id=BlockId.APPROVAL_ACTIONS.value,
+        elements=[
+            ButtonElement(
+                text=PlainTextObject(text="Approve"),
+                action_id=ActionId.APPROVE.value,
+                value=value,
+                style="primary",
+                confirm=ConfirmObject(
+                    title=PlainTextObject(text="Create this connector?"),
+                    text=MarkdownTextObject(
+                        text=f"The bot creates *{escape(truncate(snapshot.connector_name, 80))}* "
+                        f"in space `{snapshot.space_id}` and tests it."
+                    ),
+                    confirm=PlainTextObject(text="Approve"),
+                    deny=PlainTextObject(text="Back"),
+                ),
+            ),
+            ButtonElement(
+                text=PlainTextObject(text="Reject…"),
+                action_id=ActionId.REJECT.value,
+                value=value,
+                style="danger",
+            ),
+        ],
+    )
+
+
+def status_line(snapshot: RequestSnapshot) -> str:
+    """One line saying where the request is."""
+    status = snapshot.status
+    decided = ""
+    if snapshot.decided_by and snapshot.decided_at:
+        decided = f" by {mention(snapshot.decided_by)} on {slack_date(snapshot.decided_at)}"
+    if status is S.PENDING:
+        return ":hourglass_flowing_sand: Waiting for an approver."
+    if status in {S.APPROVED, S.PROVISIONING}:
+        return f":white_check_mark: Approved{decided}. Creating the connector in Kibana…"
+    if status is S.PROVISIONED:
+        return f":white_check_mark: Approved{decided}. Connector created; testing it…"
+    if status is S.TESTED_OK:
+        return f":large_green_circle: Approved{decided}. Connector created and its test passed."
+    if status is S.TEST_FAILED:
+        return (
+            f":warning: Approved{decided}. Connector created, but its test failed "
+            "(details in the thread)."
+        )
+    if status is S.FAILED:
+        return f":x: Approved{decided}, but the connector was not created (details in the thread)."
+    if status is S.REJECTED:
+        reason = escape(truncate(snapshot.decision_reason or "", 500))
+        return f":no_entry: Rejected{decided}.\n>{reason}"
+    if status is S.CANCELLED:
+        return ":heavy_minus_sign: Cancelled by the requester."
+    if status is S.EXPIRED:
+        return ":heavy_minus_sign: Expired: nobody decided in time."
+    return f":package: Approved{decided}; delivered as a kibana.yml entry."

@@ -1,0 +1,155 @@
+"""The request modal, fitted to the chosen provider, and the views around it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from slack_sdk.models.blocks import (
+    Block,
+    InputBlock,
+    PlainTextInputElement,
+    PlainTextObject,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.domain.enums import Provider
+from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, FieldSpec
+from bot.domain.providers import PROVIDERS, ProviderSpec
+from bot.domain.schemas import RequestSnapshot
+from bot.slack.ids import ActionId, BlockId, CallbackId, field_block_id
+from bot.slack.metadata import RejectMetadata, RequestFormMetadata, encode
+from bot.slack.views.common import context, escape, field_input, option, section
+
+COMMON_KEYS = frozenset(spec.key for spec in (*COMMON_FIELDS, JUSTIFICATION_FIELD))
+TITLE = "LLM connector request"
+
+
+def form_fields(spec: ProviderSpec) -> tuple[FieldSpec, ...]:
+    """The fields of the form for a provider, in display order."""
+    if not spec.creates_connector:
+        return ()
+    return (*COMMON_FIELDS, *spec.fields, JUSTIFICATION_FIELD)
+
+
+def block_id_for(spec: ProviderSpec, key: str) -> str:
+    """Fields whose default differs per provider get a provider-specific block id, so that
+    switching provider shows the new default instead of keeping the old one."""
+    field = spec.field(key)
+    if key in COMMON_KEYS or field is None or field.initial is None:
+        return field_block_id(key)
+    return field_block_id(key, provider=spec.key.value)
+
+
+def build_request_view(
+    spec: ProviderSpec,
+    *,
+    carried: Mapping[str, str] | None = None,
+    type_notes: Mapping[Provider, str] | None = None,
+) -> View:
+    """The request form for ``spec``, prefilled with ``carried`` values."""
+    notes = type_notes or {}
+    blocks: list[Block] = [
+        section(
+            "Ask for an LLM connector in Kibana. An approver decides; the bot then creates it "
+            "and tests it, and tells you the result."
+        ),
+        _provider_select(spec, notes),
+    ]
+    if spec.key in notes:
+        blocks.append(context(f":warning: {escape(notes[spec.key])}"))
+    if not spec.creates_connector:
+        blocks.append(
+            section(
+                "Elastic Managed LLM is preconfigured by Elastic on eligible deployments: "
+                "there is nothing to create. Press *Check* and the bot looks for it in Kibana."
+            )
+        )
+    for field in form_fields(spec):
+        key = block_id_for(spec, field.key)
+        initial = (carried or {}).get(field.key)
+        blocks.append(field_input(field, block_id=key, initial=initial))
+    return View(
+        type="modal",
+        callback_id=CallbackId.REQUEST_SUBMIT.value,
+        title=PlainTextObject(text=TITLE),
+        submit=PlainTextObject(text="Submit request" if spec.creates_connector else "Check"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=encode(RequestFormMetadata(provider=spec.key)),
+        blocks=blocks,
+    )
+
+
+def _provider_select(spec: ProviderSpec, notes: Mapping[Provider, str]) -> InputBlock:
+
+    options = []
+    for candidate in PROVIDERS.values():
+        label = candidate.label + (" (unavailable)" if candidate.key in notes else "")
+        options.append(option(candidate.key.value, label))
+    chosen = next(o for o in options if o.value == spec.key.value)
+    return InputBlock(
+        block_id=BlockId.PROVIDER.value,
+        label=PlainTextObject(text="Provider"),
+        hint=PlainTextObject(text=spec.summary),
+        dispatch_action=True,
+        element=StaticSelectElement(
+            action_id=ActionId.PROVIDER.value, options=options, initial_option=chosen
+        ),
+    )
+
+
+def build_submitted_view(snapshot: RequestSnapshot) -> View:
+    """What the modal turns into once a request is stored."""
+    lines = [
+        f":white_check_mark: Request *{snapshot.reference}* is waiting for an approver.",
+        f"*{escape(snapshot.connector_name)}* ({snapshot.provider_label}) in space "
+        f"`{snapshot.space_id}`.",
+        "You'll get a DM when it is decided, and again with the connector's test result. "
+        f"Quote *{snapshot.reference}* if you ask about it.",
+    ]
+    blocks: list[Block] = [section("\n".join(lines))]
+    blocks += [context(f":warning: {escape(warning)}") for warning in snapshot.warnings[:5]]
+    return View(
+        type="modal",
+        callback_id=CallbackId.REQUEST_DONE.value,
+        title=PlainTextObject(text="Request submitted"),
+        close=PlainTextObject(text="Done"),
+        blocks=blocks,
+    )
+
+
+def build_notice_view(title: str, text: str) -> View:
+    """A one-message modal (e.g. the Elastic Managed LLM answer)."""
+    return View(
+        type="modal",
+        callback_id=CallbackId.REQUEST_DONE.value,
+        title=PlainTextObject(text=title[:24]),
+        close=PlainTextObject(text="Done"),
+        blocks=[section(text)],
+    )
+
+
+def build_reject_view(snapshot: RequestSnapshot) -> View:
+    """The small modal that asks an approver why they reject."""
+    return View(
+        type="modal",
+        callback_id=CallbackId.REJECT_REASON.value,
+        title=PlainTextObject(text="Reject request"),
+        submit=PlainTextObject(text="Reject"),
+        close=PlainTextObject(text="Back"),
+        private_metadata=encode(RejectMetadata(request_id=snapshot.id)),
+        blocks=[
+            section(
+                f"Reject *{snapshot.reference}*, <@{snapshot.requested_by}>'s request for "
+                f"*{escape(snapshot.connector_name)}* ({snapshot.provider_label})?"
+            ),
+            InputBlock(
+                block_id=BlockId.REJECT_REASON.value,
+                label=PlainTextObject(text="Reason"),
+                hint=PlainTextObject(text="The requester sees this in their DM."),
+                element=PlainTextInputElement(
+                    action_id=ActionId.REASON.value, multiline=True, max_length=1000
+                ),
+            ),
+        ],
+    )

@@ -1,0 +1,129 @@
+"""Messages about what happened to a request: thread replies, DMs, the notify-channel line."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block
+
+from bot.domain.enums import Notice, RequestStatus
+from bot.domain.schemas import Outcome, RequestSnapshot
+from bot.slack.views.approval_message import status_line
+from bot.slack.views.common import context, escape, fields_section, mention, section, truncate
+
+S = RequestStatus
+
+
+def _subject(snapshot: RequestSnapshot) -> str:
+    return (
+        f"*{snapshot.reference}* · {escape(snapshot.connector_name)} "
+        f"({snapshot.provider_label}, space `{snapshot.space_id}`)"
+    )
+
+
+def outcome_headline(snapshot: RequestSnapshot) -> str:
+    if snapshot.status is S.TESTED_OK:
+        return ":large_green_circle: Connector created and tested: it works."
+    if snapshot.status is S.TEST_FAILED:
+        return ":warning: Connector created, but its test failed."
+    if snapshot.outcome and snapshot.outcome.unreachable:
+        return ":x: Kibana could not be reached: the connector was not created."
+    return ":x: Kibana did not create the connector."
+
+
+def build_outcome_blocks(snapshot: RequestSnapshot) -> list[Block]:
+    """Outcome, time taken, the model that answered, the start of its reply, token usage;
+    or Kibana's message and service message with a likely cause and fix."""
+    outcome = snapshot.outcome
+    blocks: list[Block] = [section(f"{outcome_headline(snapshot)}\n{_subject(snapshot)}")]
+    if outcome is None:
+        return blocks
+    pairs = [("Stage", "connector test" if outcome.stage == "test" else "create connector")]
+    if outcome.duration_ms is not None:
+        pairs.append(("Time taken", f"{outcome.duration_ms / 1000:.2f} s"))
+    if snapshot.kibana_connector_id and snapshot.status is not S.FAILED:
+        pairs.append(("Connector id", f"`{snapshot.kibana_connector_id}`"))
+    if outcome.ok and outcome.reading:
+        reading = outcome.reading
+        pairs.append(("Model that answered", escape(reading.model or "not reported")))
+        if reading.total_tokens is not None:
+            pairs.append(("Tokens", _tokens(outcome)))
+    blocks.append(fields_section(pairs))
+    if outcome.ok and outcome.reading and outcome.reading.reply:
+        blocks.append(section(f"*Reply*\n>{escape(outcome.reading.reply)}"))
+    if not outcome.ok:
+        blocks += _failure_blocks(outcome)
+    return blocks
+
+
+def _tokens(outcome: Outcome) -> str:
+    reading = outcome.reading
+    assert reading is not None  # noqa: S101 - only called with a reading
+    parts = [f"{reading.total_tokens} total"]
+    if reading.prompt_tokens is not None and reading.completion_tokens is not None:
+        parts.append(f"{reading.prompt_tokens} prompt + {reading.completion_tokens} completion")
+    return ", ".join(parts)
+
+
+def _failure_blocks(outcome: Outcome) -> list[Block]:
+    said = []
+    if outcome.message:
+        said.append(f"*Kibana said*\n```{truncate(outcome.message, 1200)}```")
+    if outcome.service_message:
+        said.append(f"*Service message*\n```{truncate(outcome.service_message, 1200)}```")
+    blocks: list[Block] = [section("\n".join(said))] if said else []
+    if outcome.hint:
+        blocks.append(section(f":bulb: *Likely cause and fix:* {escape(outcome.hint)}"))
+    return blocks
+
+
+def outcome_text(snapshot: RequestSnapshot) -> str:
+    """One line: the notify-channel post and the fallback text of outcome messages."""
+    headline = {
+        S.TESTED_OK: "created and tested OK",
+        S.TEST_FAILED: "created, but its test failed",
+        S.FAILED: "not created",
+        S.REJECTED: f"rejected by <@{snapshot.decided_by}>",
+        S.CANCELLED: "cancelled",
+        S.EXPIRED: "expired",
+    }.get(snapshot.status, snapshot.status.value)
+    return (
+        f"{snapshot.reference}: {snapshot.provider_label} connector “{snapshot.connector_name}” "
+        f"for <@{snapshot.requested_by}> in space {snapshot.space_id}: {headline}"
+    )
+
+
+def requester_message(snapshot: RequestSnapshot, notice: Notice) -> tuple[str, list[Block]]:
+    """The DM to the requester about a notice."""
+    if notice is Notice.OUTCOME:
+        return outcome_text(snapshot), build_outcome_blocks(snapshot)
+    if notice is Notice.SUBMITTED:
+        text = (
+            f"Your request {_subject(snapshot)} is waiting for an approver. "
+            f"Cancel it with `cancel {snapshot.reference}` while it waits."
+        )
+    elif snapshot.status is S.REJECTED:
+        reason = escape(truncate(snapshot.decision_reason or "", 1000))
+        text = (
+            f":no_entry: {_subject(snapshot)} was rejected by {mention(snapshot.decided_by or '')}."
+        )
+        text += f"\n>{reason}"
+    elif notice is Notice.DECIDED:
+        text = (
+            f":white_check_mark: {_subject(snapshot)} was approved by "
+            f"{mention(snapshot.decided_by or '')}. The bot is creating and testing the connector;"
+            " the result follows here."
+        )
+    else:
+        text = f"{_subject(snapshot)}: {status_line(snapshot)}"
+    return _plain(text), [section(text)]
+
+
+def thread_message(snapshot: RequestSnapshot, notice: Notice) -> tuple[str, list[Block]]:
+    """A reply in the card's thread."""
+    if notice is Notice.OUTCOME:
+        return outcome_text(snapshot), build_outcome_blocks(snapshot)
+    text = status_line(snapshot)
+    return _plain(f"{snapshot.reference}: {text}"), [section(text), context(snapshot.reference)]
+
+
+def _plain(text: str) -> str:
+    return text.replace("*", "")
