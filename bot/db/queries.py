@@ -237,3 +237,13 @@ def connector_name_taken(*, session: Session, space_id: str, name: str) -> bool:
         )
     )
     return found is not None
+
+
+def release_all_leases(*, session: Session) -> None:
+    """Free every job lease (only safe when a single process uses the database)."""
+    session.execute(
+        update(Job)
+        .where(Job.status == "queued", Job.lease_owner.is_not(None))
+        .values(lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,37 @@
+"""Build the Bolt app: listeners, error handler and a thread pool sized for many acks."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.deps import Deps
+from bot.slack.error_handler import register_error_handler
+from bot.slack.listeners import register_listeners
+
+
+def create_app(
+    deps: Deps,
+    *,
+    client: WebClient,
+    signing_secret: str,
+    slash_command: str,
+    listener_threads: int = 32,
+) -> App:
+    """The Slack app. Listeners only ack, parse, call a service and render."""
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        token_verification_enabled=False,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=listener_threads, thread_name_prefix="slack-listener"
+        ),
+        logger=logging.getLogger("slack_bolt"),
+    )
+    register_listeners(app, deps, slash_command=slash_command)
+    register_error_handler(app)
+    return app

@@ -1,0 +1,13 @@
+"""Register every listener, feature by feature."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.deps import Deps
+from bot.slack.listeners import approval, request
+
+
+def register_listeners(app: App, deps: Deps, *, slash_command: str) -> None:
+    request.register(app, deps, slash_command=slash_command)
+    approval.register(app, deps)

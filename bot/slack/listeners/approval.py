@@ -1,0 +1,97 @@
+"""The approval flow: Approve and Reject clicks, and the reject-reason modal."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.deps import Deps
+from bot.errors import BotError
+from bot.services import requests
+from bot.slack import forms
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.metadata import RejectMetadata, RequestButton, decode
+from bot.slack.views.request_modal import build_reject_view
+
+log = logging.getLogger(__name__)
+STALE_BUTTON = "This button is from an old message; the request can't be found."
+
+
+def register(app: App, deps: Deps) -> None:
+    """Wire the approval flow's listeners."""
+
+    @app.action(ActionId.APPROVE.value)
+    def handle_approve_click(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        button = decode(RequestButton, action.get("value"))
+        if button is None:
+            ack()
+            _tell(respond, STALE_BUTTON)
+            return
+        try:
+            # Written before the ack: what Slack was told happened cannot be lost.
+            requests.approve_request(
+                deps, request_id=button.request_id, actor=str(body["user"]["id"])
+            )
+        except BotError as error:
+            ack()
+            _tell(respond, error.user_message)
+            return
+        ack()
+
+    @app.action(ActionId.REJECT.value)
+    def handle_reject_click(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        button = decode(RequestButton, action.get("value"))
+        if button is None:
+            _tell(respond, STALE_BUTTON)
+            return
+        try:
+            snapshot = requests.check_decider(
+                deps, request_id=button.request_id, actor=str(body["user"]["id"])
+            )
+        except BotError as error:
+            _tell(respond, error.user_message)
+            return
+        try:
+            client.views_open(trigger_id=body["trigger_id"], view=build_reject_view(snapshot))
+        except SlackApiError as error:
+            _tell(
+                respond,
+                f"Slack didn't open the reason form ({error.response.get('error')}); "
+                "click Reject again.",
+            )
+
+    @app.view(CallbackId.REJECT_REASON.value)
+    def handle_reject_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        metadata = decode(RejectMetadata, view.get("private_metadata"))
+        reason = forms.read_reject_reason(view)
+        if metadata is None:
+            ack(response_action="errors", errors={BlockId.REJECT_REASON.value: STALE_BUTTON})
+            return
+        if not reason:
+            ack(
+                response_action="errors",
+                errors={BlockId.REJECT_REASON.value: "Give a reason: the requester sees it."},
+            )
+            return
+        try:
+            requests.reject_request(
+                deps, request_id=metadata.request_id, actor=str(body["user"]["id"]), reason=reason
+            )
+        except BotError as error:
+            ack(response_action="errors", errors={BlockId.REJECT_REASON.value: error.user_message})
+            return
+        ack()
+
+
+def _tell(respond: Respond, text: str) -> None:
+    """Answer the clicker privately, without touching the card."""
+    respond(text=text, response_type="ephemeral", replace_original=False)

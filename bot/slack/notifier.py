@@ -1,0 +1,99 @@
+"""The Notifier the services use, made of Slack Web API calls and the pure view builders."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+
+from bot.domain.enums import Notice
+from bot.domain.schemas import RequestSnapshot
+from bot.services.ports import NotificationFailedError, NotificationRetryableError
+from bot.slack.views.approval_message import build_card_blocks, card_text
+from bot.slack.views.common import to_dicts
+from bot.slack.views.results import outcome_text, requester_message, thread_message
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_ERRORS = {
+    "ratelimited",
+    "rate_limited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+}
+
+
+class SlackNotifier:
+    """Posts and updates the bot's messages; maps Slack failures to retry or give up."""
+
+    def __init__(
+        self, client: WebClient, *, approval_channel: str, notify_channel: str | None
+    ) -> None:
+        self._client = client
+        self._approval_channel = approval_channel
+        self._notify_channel = notify_channel
+
+    def post_card(self, request: RequestSnapshot) -> tuple[str, str]:
+        response = self._call(
+            "chat_postMessage",
+            channel=self._approval_channel,
+            text=card_text(request),
+            blocks=to_dicts(build_card_blocks(request)),
+            unfurl_links=False,
+        )
+        return str(response["channel"]), str(response["ts"])
+
+    def refresh_card(self, request: RequestSnapshot) -> None:
+        self._call(
+            "chat_update",
+            channel=request.card_channel,
+            ts=request.card_ts,
+            text=card_text(request),
+            blocks=to_dicts(build_card_blocks(request)),
+        )
+
+    def reply_in_thread(self, request: RequestSnapshot, notice: Notice) -> None:
+        text, blocks = thread_message(request, notice)
+        self._post(request.card_channel, text, blocks, thread_ts=request.card_ts)
+
+    def dm_requester(self, request: RequestSnapshot, notice: Notice) -> None:
+        text, blocks = requester_message(request, notice)
+        self._post(request.requested_by, text, blocks)
+
+    def notify_channel(self, request: RequestSnapshot) -> None:
+        if self._notify_channel:
+            self._call("chat_postMessage", channel=self._notify_channel, text=outcome_text(request))
+
+    def _post(
+        self, channel: str | None, text: str, blocks: list[Block], *, thread_ts: str | None = None
+    ) -> None:
+        self._call(
+            "chat_postMessage",
+            channel=channel,
+            text=text,
+            blocks=to_dicts(blocks),
+            thread_ts=thread_ts,
+            unfurl_links=False,
+        )
+
+    def _call(self, method: str, **arguments: Any) -> Any:
+        try:
+            return getattr(self._client, method)(**arguments)
+        except SlackApiError as error:
+            code = str(error.response.get("error", "unknown"))
+            if error.response.status_code == 429 or code in RETRYABLE_ERRORS:
+                retry_after = error.response.headers.get("Retry-After")
+                raise NotificationRetryableError(
+                    f"Slack {method}: {code}",
+                    retry_after=float(retry_after) if retry_after else None,
+                ) from None
+            if error.response.status_code >= 500:
+                raise NotificationRetryableError(f"Slack {method}: HTTP {code}") from None
+            raise NotificationFailedError(f"Slack {method}: {code}") from None
+        except OSError as error:  # connection refused, reset, timeout (urllib)
+            raise NotificationRetryableError(f"Slack {method}: {error}") from None
