@@ -359,7 +359,7 @@ class FakeKibana:
         self._port = int(server.server_address[1])
         thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name=f"fake-kibana-{self._port}",
             daemon=True,
         )

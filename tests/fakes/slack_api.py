@@ -459,6 +459,10 @@ def validate_view(view: Any, kinds: Iterable[str] = ("modal", "home")) -> list[s
 # ---------------------------------------------------------------------------------------------
 # The fake
 # ---------------------------------------------------------------------------------------------
+RESPONSE_URL_PATH = "/respond/"
+RESPONSE_URL_METHOD = "response_url"
+
+
 @dataclass(frozen=True)
 class SlackCall:
     method: str
@@ -781,6 +785,8 @@ class FakeSlack:
         self, path: str, query: str, content_type: str, authorization: str | None, body: bytes
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         received = time.monotonic()
+        if path.startswith(RESPONSE_URL_PATH):
+            return self._serve_response_url(path, content_type, body, received)
         method = path.removeprefix("/api/") if path.startswith("/api/") else path
         handler = self._handlers.get(method) if path.startswith("/api/") else None
         parse_error = ""
@@ -819,6 +825,30 @@ class FakeSlack:
             )
             self._cond.notify_all()
         return status, response, headers
+
+    def _serve_response_url(
+        self, path: str, content_type: str, body: bytes, received: float
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """A response_url (what Bolt's respond() posts to): recorded as method "response_url"."""
+        try:
+            args = _parse_args("", content_type, body)
+        except ValueError:
+            args = {}
+        args["_url"] = path
+        with self._cond:
+            self._calls.append(SlackCall(RESPONSE_URL_METHOD, args, {"ok": True}, 200, received))
+            self._cond.notify_all()
+        return 200, {"ok": True}, {}
+
+    def response_url(self) -> str:
+        """A fresh response_url for a slash command or interaction payload."""
+        with self._lock:
+            number = self._next()
+        return f"http://127.0.0.1:{self._server.server_address[1]}{RESPONSE_URL_PATH}{number}"
+
+    def responses(self) -> list[dict[str, Any]]:
+        """What the bot sent to response_urls (respond()), in order."""
+        return [call.args for call in self.calls_for(RESPONSE_URL_METHOD)]
 
     def _pop_failure(self, method: str) -> _Failure | None:
         queue = self._failures.get(method)

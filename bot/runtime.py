@@ -1,0 +1,106 @@
+"""Everything the bot is made of, wired from Settings (used by `python -m bot` and the tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.crypto import SecretBox
+from bot.db import queries
+from bot.db.migrate import upgrade_database
+from bot.db.session import database_answers, make_engine, make_session_factory, session_scope
+from bot.deps import Deps, Policy
+from bot.kibana.client import KibanaClient, make_http_client
+from bot.server import make_wsgi_app
+from bot.services.worker import JobRunner
+from bot.slack.notifier import SlackNotifier
+
+if TYPE_CHECKING:
+    from wsgiref.types import WSGIApplication
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    client: WebClient
+    kibana: KibanaClient
+    deps: Deps
+    app: App
+    runner: JobRunner
+
+    def wsgi(self) -> WSGIApplication:
+        return make_wsgi_app(self.app, ready=lambda: database_answers(self.engine))
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.kibana.close()
+        self.engine.dispose()
+
+
+def policy_from(settings: Settings) -> Policy:
+    return Policy(
+        approvers=frozenset(settings.approvers),
+        approval_channel=settings.approval_channel,
+        notify_channel=settings.notify_channel,
+        request_ttl=timedelta(hours=settings.request_ttl_hours),
+        kibana_max_attempts=settings.kibana_max_attempts,
+        kibana_retry_base_seconds=settings.kibana_retry_base_seconds,
+    )
+
+
+def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float = 1.0) -> Runtime:
+    """Migrate the database and build every part; the job runner is not started yet."""
+    engine = make_engine(settings.database_url, pool_size=max(5, settings.worker_threads + 4))
+    upgrade_database(engine)
+    session_factory = make_session_factory(engine)
+    if settings.is_sqlite:
+        # One process owns a SQLite database: leases left by a killed run can be taken now.
+        with session_scope(session_factory) as session:
+            queries.release_all_leases(session=session)
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=str(settings.slack_api_url),
+        timeout=15,
+    )
+    kibana = KibanaClient(
+        make_http_client(
+            settings.kibana_base_url,
+            settings.kibana_api_key.get_secret_value(),
+            timeout=settings.kibana_timeout_seconds,
+        )
+    )
+    deps = Deps(
+        engine=engine,
+        session_factory=session_factory,
+        kibana=kibana,
+        secret_box=SecretBox(keys),
+        notifier=SlackNotifier(
+            client,
+            approval_channel=settings.approval_channel,
+            notify_channel=settings.notify_channel,
+        ),
+        policy=policy_from(settings),
+    )
+    runner = JobRunner(
+        deps,
+        threads=settings.worker_threads,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=poll_seconds,
+    )
+    signing_secret = settings.slack_signing_secret
+    app = create_app(
+        deps,
+        client=client,
+        signing_secret=signing_secret.get_secret_value() if signing_secret else "socket-mode",
+        slash_command=settings.slash_command,
+        listener_threads=settings.http_threads,
+    )
+    return Runtime(settings, engine, client, kibana, deps, app, runner)
