@@ -15,7 +15,7 @@ config = context.config
 target_metadata = Base.metadata
 
 
-def _skip_empty(context_: Any, _revision: Any, directives: list[Any]) -> None:
+def _skip_empty(_context: Any, _revision: Any, directives: list[Any]) -> None:
     if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
         directives[:] = []
 

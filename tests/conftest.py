@@ -31,10 +31,12 @@ REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Slack's SDK honours proxy variables over loopback, and Bolt reads SLACK_* silently."""
     for name in list(os.environ):
-        if name.startswith(("SLACK_", "KIBANA_")) or name.lower() in {
-            "http_proxy", "https_proxy", "all_proxy", "no_proxy"
-        } or name in {"DATABASE_URL", "APPROVERS", "APPROVAL_CHANNEL", "NOTIFY_CHANNEL",
-                      "ENCRYPTION_KEY"}:
+        if (
+            name.startswith(("SLACK_", "KIBANA_"))
+            or name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+            or name
+            in {"DATABASE_URL", "APPROVERS", "APPROVAL_CHANNEL", "NOTIFY_CHANNEL", "ENCRYPTION_KEY"}
+        ):
             monkeypatch.delenv(name, raising=False)
 
 
@@ -94,7 +96,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
 
 @pytest.fixture
 def bot(database_url: str, slack: FakeSlack, kibana: FakeKibana) -> Iterator[BotHarness]:
-    harness = BotHarness(settings=make_settings(database_url, slack, kibana), slack=slack,
-                         kibana=kibana).start()
+    harness = BotHarness(
+        settings=make_settings(database_url, slack, kibana), slack=slack, kibana=kibana
+    ).start()
     yield harness
     harness.stop()

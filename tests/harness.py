@@ -113,10 +113,16 @@ class BotHarness:
         return self.runtime.deps
 
     # --- signed requests, as Slack sends them ----------------------------------------------
-    def signed_headers(self, body: str, *, timestamp: int | None = None,
-                       content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
+    def signed_headers(
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
+    ) -> dict[str, str]:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=ts, body=body)
+        assert signature is not None
         return {
             "content-type": content_type,
             "x-slack-request-timestamp": ts,
@@ -129,9 +135,10 @@ class BotHarness:
     def post_signed(self, body: str, **kwargs: Any) -> httpx.Response:
         return self.post(body, self.signed_headers(body, **kwargs))
 
-    def command(self, text: str = "", *, user: str = REQUESTER,
-                trigger_id: str | None = None) -> httpx.Response:
-        fields = {
+    def command(
+        self, text: str = "", *, user: str = REQUESTER, trigger_id: str | None = None
+    ) -> httpx.Response:
+        fields: dict[str, str] = {
             "token": "legacy-verification-token",
             "team_id": TEAM,
             "team_domain": "fake",
@@ -143,8 +150,8 @@ class BotHarness:
             "text": text,
             "api_app_id": "A0001",
             "response_url": self.slack.response_url(),
-            "trigger_id": trigger_id or self.slack.issue_trigger_id(),
         }
+        fields["trigger_id"] = trigger_id or self.slack.issue_trigger_id()
         return self.post_signed(urlencode(fields))
 
     def interact(self, payload: dict[str, Any]) -> httpx.Response:
@@ -162,37 +169,52 @@ class BotHarness:
     def current_view(self, view_id: str) -> dict[str, Any]:
         return copy.deepcopy(self.slack.views()[view_id])
 
-    def switch_provider(self, view: dict[str, Any], provider: str, *,
-                        user: str = REQUESTER) -> dict[str, Any]:
+    def switch_provider(
+        self, view: dict[str, Any], provider: str, *, user: str = REQUESTER
+    ) -> dict[str, Any]:
         updates = len(self.slack.calls_for("views.update"))
-        state = {"connector_request.provider": {"connector_request.provider": {
-            "type": "static_select", "selected_option": {"value": provider}}}}
+        state = {
+            "connector_request.provider": {
+                "connector_request.provider": {
+                    "type": "static_select",
+                    "selected_option": {"value": provider},
+                }
+            }
+        }
         view = {**view, "state": {"values": state}}
-        response = self.interact({
-            "type": "block_actions",
-            "user": {"id": user},
-            "trigger_id": self.slack.issue_trigger_id(),
-            "container": {"type": "view", "view_id": view["id"]},
-            "view": view,
-            "actions": [{
-                "type": "static_select", "action_id": "connector_request.provider",
-                "block_id": "connector_request.provider",
-                "selected_option": {"value": provider}, "action_ts": str(time.time()),
-            }],
-        })
+        response = self.interact(
+            {
+                "type": "block_actions",
+                "user": {"id": user},
+                "trigger_id": self.slack.issue_trigger_id(),
+                "container": {"type": "view", "view_id": view["id"]},
+                "view": view,
+                "actions": [
+                    {
+                        "type": "static_select",
+                        "action_id": "connector_request.provider",
+                        "block_id": "connector_request.provider",
+                        "selected_option": {"value": provider},
+                        "action_ts": str(time.time()),
+                    }
+                ],
+            }
+        )
         assert response.status_code == 200, response.text
         self.slack.wait_for("views.update", count=updates + 1)
         return self.current_view(view["id"])
 
-    def submit_form(self, view: dict[str, Any], values: dict[str, str], *,
-                    user: str = REQUESTER) -> httpx.Response:
+    def submit_form(
+        self, view: dict[str, Any], values: dict[str, str], *, user: str = REQUESTER
+    ) -> httpx.Response:
         """Fill the inputs of ``view`` by field key (the part after "field.") and submit."""
         state = fill_state(view, values)
         submitted = {**view, "state": {"values": state}}
         return self.interact({"type": "view_submission", "user": {"id": user}, "view": submitted})
 
-    def request_via_form(self, values: dict[str, str], *, provider: str = "openai",
-                         user: str = REQUESTER) -> httpx.Response:
+    def request_via_form(
+        self, values: dict[str, str], *, provider: str = "openai", user: str = REQUESTER
+    ) -> httpx.Response:
         view = self.open_form(user=user)
         if provider != "openai":
             view = self.switch_provider(view, provider, user=user)
@@ -205,22 +227,30 @@ class BotHarness:
                 if reference in json.dumps(message) and "thread_ts" not in message:
                     return message
             return None
+
         return dict(wait_until(find, what=f"the card of {reference}"))
 
     def click(self, reference: str, action_id: str, *, user: str) -> httpx.Response:
         card = self.card_for(reference)
         button = find_button(card, action_id)
-        return self.interact({
-            "type": "block_actions",
-            "user": {"id": user},
-            "trigger_id": self.slack.issue_trigger_id(),
-            "response_url": self.slack.response_url(),
-            "container": {"type": "message", "channel_id": APPROVAL_CHANNEL,
-                          "message_ts": card["ts"]},
-            "channel": {"id": APPROVAL_CHANNEL},
-            "message": card,
-            "actions": [{**button, "block_id": "approval.actions", "action_ts": str(time.time())}],
-        })
+        return self.interact(
+            {
+                "type": "block_actions",
+                "user": {"id": user},
+                "trigger_id": self.slack.issue_trigger_id(),
+                "response_url": self.slack.response_url(),
+                "container": {
+                    "type": "message",
+                    "channel_id": APPROVAL_CHANNEL,
+                    "message_ts": card["ts"],
+                },
+                "channel": {"id": APPROVAL_CHANNEL},
+                "message": card,
+                "actions": [
+                    {**button, "block_id": "approval.actions", "action_ts": str(time.time())}
+                ],
+            }
+        )
 
     def reject(self, reference: str, reason: str, *, user: str = APPROVER) -> httpx.Response:
         opened = len(self.slack.calls_for("views.open"))
@@ -238,11 +268,17 @@ class BotHarness:
             session.expunge(row)
             return row
 
-    def wait_status(self, reference: str, *statuses: str, timeout: float = 20.0) -> ConnectorRequest:
+    def wait_status(
+        self, reference: str, *statuses: str, timeout: float = 20.0
+    ) -> ConnectorRequest:
         def reached() -> ConnectorRequest | None:
             row = self.request_row(reference)
             return row if row.status in statuses else None
-        return wait_until(reached, timeout=timeout, what=f"{reference} to reach {statuses}")
+
+        row: ConnectorRequest = wait_until(
+            reached, timeout=timeout, what=f"{reference} to reach {statuses}"
+        )
+        return row
 
     def wait_idle(self, timeout: float = 20.0) -> None:
         """Wait until no job is due and none is running."""
@@ -252,6 +288,7 @@ class BotHarness:
             with session_scope(self.deps.session_factory) as session:
                 queued = queries.count_queued_jobs(session=session)
             return queued == 0 and not self.runtime.runner.busy  # type: ignore[union-attr]
+
         wait_until(idle, timeout=timeout, what="the job queue to drain")
 
 
@@ -263,8 +300,11 @@ def fill_state(view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
             continue
         block_id = block["block_id"]
         element = block["element"]
-        key = block_id.removeprefix("field.").split(".", 1)[0] if block_id.startswith(
-            "field.") else ("__reason" if block_id == "approval.reject_reason" else block_id)
+        key = (
+            block_id.removeprefix("field.").split(".", 1)[0]
+            if block_id.startswith("field.")
+            else ("__reason" if block_id == "approval.reject_reason" else block_id)
+        )
         kind = element["type"]
         if kind == "static_select":
             chosen = values.get(key)
@@ -298,8 +338,9 @@ def reference_from(response: httpx.Response) -> str:
 
 
 @contextmanager
-def running_bot(settings: Settings, slack: FakeSlack, kibana: FakeKibana,
-                **kwargs: Any) -> Iterator[BotHarness]:
+def running_bot(
+    settings: Settings, slack: FakeSlack, kibana: FakeKibana, **kwargs: Any
+) -> Iterator[BotHarness]:
     harness = BotHarness(settings=settings, slack=slack, kibana=kibana, **kwargs).start()
     try:
         yield harness

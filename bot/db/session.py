@@ -64,6 +64,6 @@ def database_answers(engine: Engine) -> bool:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception:
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
         return False
     return True

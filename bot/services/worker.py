@@ -115,7 +115,7 @@ class JobRunner:
         except GiveUpError as error:
             log.error("job %s (%s) gave up: %s", job.id, job.kind, error)
             self._finish(job, "dead", str(error))
-        except Exception as error:
+        except Exception as error:  # a bug in one job must not stop the worker
             error_id = uuid.uuid4().hex[:8]
             log.exception("job %s (%s) failed unexpectedly (error %s)", job.id, job.kind, error_id)
             if job.attempt >= UNEXPECTED_ERROR_ATTEMPTS:
@@ -159,7 +159,7 @@ class JobRunner:
         while not self._stop.is_set():
             try:
                 ran = self.run_once()
-            except Exception:
+            except Exception:  # e.g. the database is briefly down: keep going
                 log.exception("could not claim a job")
                 ran = False
             if not ran:

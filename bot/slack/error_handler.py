@@ -29,7 +29,7 @@ def register_error_handler(app: App) -> None:
         if respond is not None:
             try:
                 respond(text=message, response_type="ephemeral", replace_original=False)
-            except Exception:
+            except Exception:  # noqa: BLE001 - best effort; the log has the error
                 log.warning("could not tell the user about the error")
         return BoltResponse(status=200, body="")
 

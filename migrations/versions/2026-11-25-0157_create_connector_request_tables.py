@@ -145,7 +145,6 @@ def upgrade() -> None:
         )
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("provisioning_attempt", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_provisioning_attempt_request_id"))

@@ -193,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out as separate writes; without this, Nagle's algorithm and
+        # delayed ACKs add ~40 ms to each answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.fake._track_connection(self.connection, self.server, add=True)
 
     def finish(self) -> None:
@@ -660,7 +663,7 @@ class FakeKibana:
             if error.status == HTTPStatus.UNAUTHORIZED:
                 extra["WWW-Authenticate"] = 'Basic realm="kibana", charset="UTF-8", ApiKey'
             return _Reply(error.status, _boom(error.status, error.message), extra)
-        except Exception as error:  # a bug in the fake: answer 500 rather than hang
+        except Exception as error:  # noqa: BLE001 - a bug in the fake: answer 500 rather than hang
             return _Reply(500, _boom(500, f"fake Kibana failed: {error!r}"))
 
     def _route(

@@ -818,7 +818,7 @@ class FakeSlack:
                     response = {"ok": True, **handler(args)}
                 except _SlackError as exc:
                     response = _error(exc.error, exc.messages)
-                except Exception as exc:  # a bug in the fake: answer loudly
+                except Exception as exc:  # noqa: BLE001 - a bug in the fake: answer loudly
                     status, response = 500, _error("fake_internal_error", [repr(exc)])
             self._calls.append(
                 SlackCall(method, copy.deepcopy(args), copy.deepcopy(response), status, received)
@@ -844,7 +844,7 @@ class FakeSlack:
         """A fresh response_url for a slash command or interaction payload."""
         with self._lock:
             number = self._next()
-        return f"http://127.0.0.1:{self._server.server_address[1]}{RESPONSE_URL_PATH}{number}"
+        return self.base_url.removesuffix("/api/") + f"{RESPONSE_URL_PATH}{number}"
 
     def responses(self) -> list[dict[str, Any]]:
         """What the bot sent to response_urls (respond()), in order."""

@@ -33,13 +33,15 @@ def test_request_approved_provisioned_and_tested(bot: BotHarness) -> None:
 
     card = bot.card_for(reference)
     card_json = json.dumps(card)
-    assert "Security GPT" in card_json and "gpt-4.1" in card_json
+    assert "Security GPT" in card_json
+    assert "gpt-4.1" in card_json
     assert OPENAI_KEY not in card_json
 
     assert bot.click(reference, "approval.approve", user=APPROVER).status_code == 200
     row = bot.wait_status(reference, "tested_ok")
     assert row.secrets_ciphertext is None
 
+    assert row.kibana_connector_id is not None
     created = bot.kibana.connectors("default")[row.kibana_connector_id]
     assert created["connector_type_id"] == ".gen-ai"
     assert created["config"]["apiProvider"] == "OpenAI"
