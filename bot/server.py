@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import wasyncore
 from waitress.server import create_server
 
 if TYPE_CHECKING:
@@ -65,3 +66,11 @@ def make_server(
         connection_limit=max(100, threads * 4),
         clear_untrusted_proxy_headers=True,
     )
+
+
+def stop_server(server: BaseWSGIServer | MultiSocketServer) -> None:
+    """Close the listening socket and every open connection, so run() returns."""
+    server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
+    # waitress has no public way to stop run(); closing every channel empties its loop.
+    channels = getattr(server, "_map", None) or getattr(server, "map", None)
+    wasyncore.close_all(channels)

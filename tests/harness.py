@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
 from bot.runtime import Runtime, build_runtime
-from bot.server import make_server
+from bot.server import make_server, stop_server
 from tests.fakes.kibana import FakeKibana
 from tests.fakes.slack_api import FakeSlack
 
@@ -99,13 +99,13 @@ class BotHarness:
         return self
 
     def stop(self) -> None:
+        self.http.close()
         if self._server is not None:
-            self._server.close()
+            stop_server(self._server)
         if self._thread is not None:
             self._thread.join(5)
         if self.runtime is not None:
             self.runtime.close()
-        self.http.close()
 
     @property
     def deps(self) -> Any:
