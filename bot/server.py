@@ -69,8 +69,13 @@ def make_server(
 
 
 def stop_server(server: BaseWSGIServer | MultiSocketServer) -> None:
-    """Close the listening socket and every open connection, so run() returns."""
-    server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
-    # waitress has no public way to stop run(); closing every channel empties its loop.
+    """Make run() return: every channel is closed from inside the server's own loop thread."""
+    # waitress has no public stop(); its trigger runs a callable in the loop thread, where
+    # closing every channel empties the loop's map and ends it without racing select().
     channels = getattr(server, "_map", None) or getattr(server, "map", None)
-    wasyncore.close_all(channels)
+    trigger = getattr(server, "trigger", None)
+    if trigger is not None:
+        trigger.pull_trigger(lambda: wasyncore.close_all(channels))
+    else:
+        wasyncore.close_all(channels)
+    server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)

@@ -47,6 +47,14 @@ def read_provider(view: dict[str, Any]) -> Provider:
     return metadata.provider if metadata else DEFAULT_PROVIDER
 
 
+def read_chosen_provider(action: dict[str, Any], view: dict[str, Any]) -> Provider:
+    """The provider just picked in the select (falls back to the view's state)."""
+    chosen = str((action.get("selected_option") or {}).get("value") or "")
+    if chosen in Provider.__members__.values():
+        return Provider(chosen)
+    return read_provider(view)
+
+
 def read_request_form(view: dict[str, Any]) -> tuple[ProviderSpec, FormValues]:
     """The chosen provider and the values of its fields, keyed by field key."""
     spec = provider_spec(read_provider(view))

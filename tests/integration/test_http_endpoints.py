@@ -13,10 +13,16 @@ from tests.harness import REQUESTER, BotHarness
 
 
 def _command_body(bot: BotHarness) -> str:
-    return urlencode({
-        "team_id": "T0001", "user_id": REQUESTER, "command": "/llm-connector", "text": "",
-        "trigger_id": bot.slack.issue_trigger_id(), "response_url": bot.slack.response_url(),
-    })
+    return urlencode(
+        {
+            "team_id": "T0001",
+            "user_id": REQUESTER,
+            "command": "/llm-connector",
+            "text": "",
+            "trigger_id": bot.slack.issue_trigger_id(),
+            "response_url": bot.slack.response_url(),
+        }
+    )
 
 
 def _nothing_happened(bot: BotHarness) -> None:

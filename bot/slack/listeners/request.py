@@ -44,17 +44,20 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             return
         verb, rest = words[0].lower(), words[1:]
         if verb == "cancel":
-            ack(text=_cancel(deps, rest, actor=str(command["user_id"]), command=slash_command))
+            text = _cancel(deps, rest, actor=str(command["user_id"]), command=slash_command)
         elif verb == "help":
-            ack(text=usage(slash_command))
+            text = usage(slash_command)
         else:
-            ack(text=f"I don't know “{words[0][:40]}”.\n" + usage(slash_command))
+            text = f"I don't know “{words[0][:40]}”.\n" + usage(slash_command)
+        ack(text=text, response_type="ephemeral")
 
     @app.action(ActionId.PROVIDER.value)
-    def handle_provider_change(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def handle_provider_change(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
         view = body["view"]
-        spec = provider_spec(forms.read_provider(view))
+        spec = provider_spec(forms.read_chosen_provider(action, view))
         try:
             client.views_update(
                 view_id=view["id"],

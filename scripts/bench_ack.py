@@ -1,0 +1,790 @@
+"""Benchmark: how fast the bot acknowledges Slack while Kibana is slow, next to a bare Bolt app.
+
+Run from the repository root (everything binds to and connects to 127.0.0.1 only)::
+
+    .venv/bin/python -m scripts.bench_ack
+    .venv/bin/python -m scripts.bench_ack --database postgres \\
+        --postgres-url postgresql://postgres@127.0.0.1:5432/test
+
+What it does, in one process and on one machine:
+
+* starts the fake Slack and the fake Kibana (every Kibana route answers after
+  ``--kibana-delay`` seconds), a database (a SQLite file in a temporary directory, or a fresh
+  PostgreSQL schema) and the real bot through ``tests.harness.BotHarness``: the real WSGI
+  server, the real job workers (``worker_threads`` stays 4) and the real database;
+* creates ``--concurrency`` pending requests per round through the modal (setup, not measured)
+  and waits for their approval cards;
+* per round, fires ``--concurrency`` Approve clicks at once, then ``--concurrency`` slash
+  commands at once (each with a fresh trigger id), and times each request from just before it is
+  sent to the full HTTP response (``time.perf_counter``). The approvals queue provisioning, so
+  the later bursts run while the workers wait on the slow Kibana;
+* does the same against a bare Bolt ``App`` whose listeners only ``ack()``, served by the same
+  ``bot.server.make_server`` with the same thread counts;
+* prints p50/p99/max per scenario, how many requests did not get HTTP 200, and what the
+  background work reached (connectors in the fake Kibana, request statuses).
+
+The load generator runs in the same Python process as the servers: each burst is released at
+once by a barrier, from a pool of ``--concurrency`` threads, each with its own keep-alive httpx
+connection (warmed with a GET /healthz just before every burst, so timings exclude TCP connect).
+The numbers therefore include client-side GIL contention, equally for the bot and the baseline.
+
+Percentiles are nearest-rank over the sorted samples of a scenario (all measured rounds
+together): the p-th percentile is ``sorted[ceil(p / 100 * n) - 1]``; e.g. with 150 samples p50
+is the 75th smallest and p99 the 149th.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+if __package__ in (None, ""):  # run as a file: make `bot` and `tests` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from waitress.server import BaseWSGIServer
+
+from bot.db.models import ConnectorRequest
+from bot.db.session import session_scope
+from bot.server import SLACK_PATH, make_server, make_wsgi_app
+from tests.fakes.kibana import FakeKibana
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import (
+    APPROVAL_CHANNEL,
+    APPROVER,
+    APPROVER_2,
+    BOT_TOKEN,
+    NOTIFY_CHANNEL,
+    REQUESTER,
+    SIGNING_SECRET,
+    STRANGER,
+    TEAM,
+    BotHarness,
+    find_button,
+    make_settings,
+    reference_from,
+    wait_until,
+)
+
+APPROVE_ACTION = "approval.approve"
+SLASH_COMMAND = "/llm-connector"
+IN_FLIGHT_STATUSES = ("approved", "provisioning", "provisioned")
+BARRIER_TIMEOUT = 60.0
+REQUEST_TIMEOUT = 60.0
+
+
+# --- measurements ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    status: int  # HTTP status; 0 when the request failed without a response
+    error: str = ""
+
+
+@dataclass
+class Burst:
+    started: float  # time.time() when the burst was released
+    ended: float  # time.time() when its last response arrived
+    samples: list[Sample]
+
+
+@dataclass
+class Scenario:
+    name: str
+    bursts: list[Burst] = field(default_factory=list)
+
+    @property
+    def samples(self) -> list[Sample]:
+        return [sample for burst in self.bursts for sample in burst.samples]
+
+    @property
+    def non_200(self) -> list[Sample]:
+        return [sample for sample in self.samples if sample.status != 200]
+
+
+def median_ms(burst: Burst) -> str:
+    return f"{1000 * percentile(sorted(s.seconds for s in burst.samples), 50):.1f}"
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def percentile(ordered: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of already sorted values (p in 0..100)."""
+    if not ordered:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+# --- Slack's requests ----------------------------------------------------------------------
+def signed_headers(body: str) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
+    if signature is None:
+        raise RuntimeError("could not sign a request")
+    return {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-request-timestamp": timestamp,
+        "x-slack-signature": signature,
+    }
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    body: bytes
+    headers: dict[str, str]
+
+    @classmethod
+    def of(cls, body: str) -> SignedRequest:
+        return cls(body.encode(), signed_headers(body))
+
+
+def slash_command(slack: FakeSlack, command: str) -> SignedRequest:
+    """``command`` with empty text (opens the modal), as Slack posts it, with a fresh trigger."""
+    fields = {
+        "token": "legacy-verification-token",
+        "team_id": TEAM,
+        "team_domain": "fake",
+        "channel_id": "CREQUESTS1",
+        "channel_name": "requests",
+        "user_id": REQUESTER,
+        "user_name": REQUESTER.lower(),
+        "command": command,
+        "text": "",
+        "api_app_id": "A0001",
+        "response_url": slack.response_url(),
+        "trigger_id": slack.issue_trigger_id(),
+    }
+    return SignedRequest.of(urlencode(fields))
+
+
+def button_click(
+    slack: FakeSlack, message: dict[str, Any], button: dict[str, Any], *, user: str
+) -> SignedRequest:
+    """A block_actions payload for ``button`` on ``message`` (as BotHarness.click sends it)."""
+    payload = {
+        "team": {"id": TEAM},
+        "api_app_id": "A0001",
+        "token": "x",
+        "type": "block_actions",
+        "user": {"id": user},
+        "trigger_id": slack.issue_trigger_id(),
+        "response_url": slack.response_url(),
+        "container": {
+            "type": "message",
+            "channel_id": APPROVAL_CHANNEL,
+            "message_ts": message["ts"],
+        },
+        "channel": {"id": APPROVAL_CHANNEL},
+        "message": message,
+        "actions": [{**button, "block_id": "approval.actions", "action_ts": str(time.time())}],
+    }
+    return SignedRequest.of(urlencode({"payload": json.dumps(payload)}))
+
+
+# --- the load generator ----------------------------------------------------------------------
+class Load:
+    """A pool of ``concurrency`` threads, each with its own keep-alive httpx client."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="bench")
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        with self._lock:
+            for client in self._clients:
+                client.close()
+            self._clients.clear()
+
+    def _client(self) -> httpx.Client:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = httpx.Client(
+                timeout=REQUEST_TIMEOUT,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+            )
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def _all_at_once(self, jobs: Sequence[Callable[[httpx.Client], Sample]]) -> Burst:
+        if len(jobs) > self.concurrency:
+            raise ValueError(f"{len(jobs)} jobs for {self.concurrency} threads")
+        barrier = threading.Barrier(len(jobs))
+
+        def run(job: Callable[[httpx.Client], Sample]) -> Sample:
+            client = self._client()
+            barrier.wait(BARRIER_TIMEOUT)
+            return job(client)
+
+        started = time.time()
+        futures = [self._pool.submit(run, job) for job in jobs]
+        samples = [future.result() for future in futures]
+        return Burst(started, time.time(), samples)
+
+    def warm(self, base_url: str) -> None:
+        """One GET /healthz from every thread at once: each opens its keep-alive connection."""
+
+        def get(client: httpx.Client) -> Sample:
+            started = time.perf_counter()
+            response = client.get(f"{base_url}/healthz")
+            return Sample(time.perf_counter() - started, response.status_code)
+
+        burst = self._all_at_once([get] * self.concurrency)
+        bad = [s.status for s in burst.samples if s.status != 200]
+        if bad:
+            raise RuntimeError(f"{base_url}/healthz answered {bad[:5]} while warming up")
+
+    def burst(self, base_url: str, requests: Sequence[SignedRequest]) -> Burst:
+        """POST every request to /slack/events at the same moment; time each one."""
+        url = f"{base_url}{SLACK_PATH}"
+
+        def post(request: SignedRequest) -> Callable[[httpx.Client], Sample]:
+            def send(client: httpx.Client) -> Sample:
+                started = time.perf_counter()
+                try:
+                    response = client.post(url, content=request.body, headers=request.headers)
+                except httpx.HTTPError as error:
+                    elapsed = time.perf_counter() - started
+                    return Sample(elapsed, 0, f"{type(error).__name__}: {error}")
+                elapsed = time.perf_counter() - started
+                detail = "" if response.status_code == 200 else response.text[:200]
+                return Sample(elapsed, response.status_code, detail)
+
+            return send
+
+        self.warm(base_url)
+        return self._all_at_once([post(request) for request in requests])
+
+
+# --- what runs ---------------------------------------------------------------------------------
+class BenchHarness(BotHarness):
+    """BotHarness whose WSGI server has ``settings.http_threads`` threads.
+
+    ``BotHarness.start`` serves with a fixed 16 threads; when that differs from the setting,
+    the server it started is replaced by one with the configured thread count (the runtime,
+    workers and database are kept).
+    """
+
+    def start(self, *, workers: bool = True) -> BenchHarness:
+        super().start(workers=workers)
+        wanted = self.settings.http_threads
+        if self.runtime is None or self._server is None or self.server_threads == wanted:
+            return self
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self._server = make_server(self.runtime.wsgi(), host="127.0.0.1", port=0, threads=wanted)
+        self.url = f"http://127.0.0.1:{self._server.effective_port}"
+        self._thread = threading.Thread(target=self._server.run, name="bench-bot", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def server_threads(self) -> int:
+        return int(self._server.adj.threads) if self._server is not None else 0
+
+
+@contextmanager
+def bare_bolt(slack: FakeSlack, *, threads: int, command: str) -> Iterator[str]:
+    """A Bolt app whose listeners only ack, behind the bot's WSGI front; yields its URL."""
+    app = App(
+        client=WebClient(token=BOT_TOKEN, base_url=slack.base_url, timeout=15),
+        signing_secret=SIGNING_SECRET,
+        token_verification_enabled=False,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bare"),
+        logger=logging.getLogger("bare_bolt"),
+    )
+
+    @app.command(command)
+    def on_command(ack: Ack) -> None:
+        ack()
+
+    @app.action(APPROVE_ACTION)
+    def on_approve(ack: Ack) -> None:
+        ack()
+
+    server = make_server(
+        make_wsgi_app(app, ready=lambda: True), host="127.0.0.1", port=0, threads=threads
+    )
+    if not isinstance(server, BaseWSGIServer):
+        raise RuntimeError("expected a server on one socket")
+    port = int(server.getsockname()[1])
+    thread = threading.Thread(target=server.run, name="bench-bare", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.close()
+        thread.join(5)
+
+
+@contextmanager
+def database(kind: str, postgres_url: str) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file or a PostgreSQL schema of its own."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="bench-ack-") as directory:
+            yield f"sqlite:///{Path(directory) / 'bot.sqlite3'}"
+        return
+    base = make_url(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    if base.host not in ("127.0.0.1", "localhost", "::1"):
+        raise SystemExit(f"--postgres-url must point at 127.0.0.1, not {base.host}")
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except SQLAlchemyError as error:
+        admin.dispose()
+        raise SystemExit(f"PostgreSQL does not answer at {postgres_url}: {error}") from None
+    try:
+        url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def start_fakes(stack: ExitStack) -> tuple[FakeSlack, FakeKibana]:
+    slack = FakeSlack()
+    slack.start()
+    stack.callback(slack.stop)
+    for user in (REQUESTER, APPROVER, APPROVER_2, STRANGER):
+        slack.add_user(user, name=user.lower(), real_name=user.title())
+    slack.add_channel(APPROVAL_CHANNEL, name="llm-approvals", members=[APPROVER, APPROVER_2])
+    slack.add_channel(NOTIFY_CHANNEL, name="llm-news")
+    slack.add_channel("CREQUESTS1", name="requests", members=[REQUESTER, STRANGER])
+    kibana = FakeKibana(spaces=("default", "security"))
+    kibana.start()
+    stack.callback(kibana.stop)
+    return slack, kibana
+
+
+# --- the bot's scenarios -----------------------------------------------------------------------
+@dataclass
+class BotRun:
+    slash: Scenario
+    approve: Scenario
+    setup_seconds: float = 0.0
+    views_opened: int = 0
+    views_failed: Counter[str] = field(default_factory=Counter)
+    approvals_recorded: int = 0
+    approvals_expected: int = 0
+    references: list[str] = field(default_factory=list)
+
+
+def create_pending(bot: BotHarness, count: int, start: int) -> list[str]:
+    """Submit ``count`` requests through the modal, as the requester would; their references."""
+    references = []
+    for number in range(start, start + count):
+        response = bot.request_via_form(
+            {
+                "name": f"Bench {number}",
+                "space": "default",
+                "model": "gpt-4.1",
+                "api_key": "sk-bench-0123456789abcdef",
+                "justification": "bench",
+            }
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"submitting request {number}: HTTP {response.status_code}")
+        references.append(reference_from(response))
+    return references
+
+
+def statuses(bot: BotHarness, references: Sequence[str]) -> Counter[str]:
+    with session_scope(bot.deps.session_factory) as session:
+        rows = session.execute(
+            select(ConnectorRequest.status, func.count())
+            .where(ConnectorRequest.reference.in_(references))
+            .group_by(ConnectorRequest.status)
+        ).all()
+    return Counter({str(status): int(count) for status, count in rows})
+
+
+def none_pending(bot: BotHarness, references: Sequence[str]) -> bool:
+    return statuses(bot, references)["pending"] == 0
+
+
+def approve_requests(bot: BotHarness, references: Sequence[str]) -> list[SignedRequest]:
+    """One signed Approve click per reference, built before the clock starts."""
+    clicks = []
+    for reference in references:
+        card = bot.card_for(reference)
+        clicks.append(
+            button_click(bot.slack, card, find_button(card, APPROVE_ACTION), user=APPROVER)
+        )
+    return clicks
+
+
+def check_views(bot: BotHarness, before: int, count: int, run: BotRun) -> None:
+    """Wait for the modals the acked commands open after their ack; count failures."""
+    try:
+        calls = bot.slack.wait_for("views.open", count=before + count, timeout=20)
+    except AssertionError:
+        calls = bot.slack.calls_for("views.open")
+    for call in calls[before:]:
+        if call.response.get("ok"):
+            run.views_opened += 1
+        else:
+            run.views_failed[str(call.response.get("error"))] += 1
+    missing = before + count - len(calls)
+    if missing > 0:
+        run.views_failed["no views.open call within 20 s"] += missing
+
+
+def run_bot(bot: BotHarness, load: Load, *, rounds: int, warmup: int) -> BotRun:
+    run = BotRun(Scenario("bot slash command"), Scenario("bot approve click"))
+    n = load.concurrency
+    started = time.perf_counter()
+    batches = [create_pending(bot, n, i * n) for i in range(warmup + rounds)]
+    for batch in batches:
+        for reference in batch:
+            bot.card_for(reference)
+    run.setup_seconds = time.perf_counter() - started
+    command = bot.settings.slash_command
+    for index, batch in enumerate(batches):
+        measured = index >= warmup
+        clicks = approve_requests(bot, batch)
+        burst = load.burst(bot.url, clicks)
+        wait_until(
+            partial(none_pending, bot, batch),
+            timeout=15,
+            what="the approvals to be recorded",
+        )
+        before = len(bot.slack.calls_for("views.open"))
+        commands = [slash_command(bot.slack, command) for _ in range(n)]
+        slash = load.burst(bot.url, commands)
+        if measured:
+            run.approve.bursts.append(burst)
+            run.slash.bursts.append(slash)
+            run.approvals_expected += n
+            run.approvals_recorded += n - statuses(bot, batch)["pending"]
+            check_views(bot, before, n, run)
+        run.references.extend(batch)
+        progress(
+            f"bot {'measured' if measured else 'warm-up'} burst {index + 1}: approve p50 "
+            f"{median_ms(burst)} ms, slash command p50 {median_ms(slash)} ms"
+        )
+    return run
+
+
+def run_bare(slack: FakeSlack, load: Load, *, threads: int, rounds: int, warmup: int) -> BotRun:
+    run = BotRun(Scenario("bare Bolt slash command"), Scenario("bare Bolt button ack"))
+    message = {
+        "type": "message",
+        "ts": "1700000000.000100",
+        "text": "card",
+        "blocks": [
+            {
+                "type": "actions",
+                "block_id": "approval.actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": APPROVE_ACTION,
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "value": "bench",
+                    }
+                ],
+            }
+        ],
+    }
+    button = find_button(message, APPROVE_ACTION)
+    with bare_bolt(slack, threads=threads, command=SLASH_COMMAND) as url:
+        for index in range(warmup + rounds):
+            clicks = [
+                button_click(slack, message, button, user=APPROVER) for _ in range(load.concurrency)
+            ]
+            burst = load.burst(url, clicks)
+            commands = [slash_command(slack, SLASH_COMMAND) for _ in range(load.concurrency)]
+            slash = load.burst(url, commands)
+            if index >= warmup:
+                run.approve.bursts.append(burst)
+                run.slash.bursts.append(slash)
+    return run
+
+
+# --- the report --------------------------------------------------------------------------------
+class WarningCounter(logging.Handler):
+    """Counts WARNING-and-above records by level and logger."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.counts[(record.levelname, record.name)] += 1
+
+
+def kibana_in_flight(kibana: FakeKibana, burst: Burst, delay: float) -> int:
+    """Kibana calls answered so far whose (delayed) handling overlapped the burst."""
+    return sum(1 for r in kibana.requests if r.at - delay < burst.ended and r.at > burst.started)
+
+
+def table(scenarios: Sequence[Scenario]) -> str:
+    header = ("scenario", "requests", "non-200", "p50 ms", "p99 ms", "max ms")
+    rows = [header]
+    for scenario in scenarios:
+        ordered = sorted(sample.seconds for sample in scenario.samples)
+        rows.append(
+            (
+                scenario.name,
+                str(len(ordered)),
+                str(len(scenario.non_200)),
+                f"{1000 * percentile(ordered, 50):.1f}",
+                f"{1000 * percentile(ordered, 99):.1f}",
+                f"{1000 * (ordered[-1] if ordered else math.nan):.1f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = []
+    for number, row in enumerate(rows):
+        cells = [
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)
+        ]
+        lines.append(" | ".join(cells))
+        if number == 0:
+            lines.append("-+-".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def wait_for_drain(bot: BotHarness, references: Sequence[str], timeout: float) -> float:
+    """Wait (at most ``timeout``) until no approved request is still being provisioned."""
+    started = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        counts = statuses(bot, references)
+        if not any(counts[status] for status in IN_FLIGHT_STATUSES):
+            break
+        time.sleep(0.5)
+    return time.perf_counter() - started
+
+
+def report(
+    args: argparse.Namespace,
+    bot: BenchHarness,
+    bot_run: BotRun,
+    bare_run: BotRun,
+    warnings: WarningCounter,
+    drained_for: float,
+) -> int:
+    scenarios = [bot_run.slash, bot_run.approve, bare_run.slash, bare_run.approve]
+    cores = os.cpu_count()
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    print()
+    print(
+        f"machine: {cores} cores ({usable} usable), Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.platform()}"
+    )
+    print(
+        f"database: {args.database}; Kibana answers after {args.kibana_delay:g} s on every "
+        f"route; {args.concurrency} concurrent requests x {args.rounds} measured round(s) "
+        f"(+{args.warmup_rounds} warm-up); bot WSGI threads {bot.server_threads}, Bolt "
+        f"listener threads {bot.settings.http_threads}, job workers "
+        f"{bot.settings.worker_threads}; bare Bolt: {args.http_threads} threads"
+    )
+    print(
+        "percentiles: nearest rank over all measured samples of a scenario "
+        "(sorted[ceil(p/100*n)-1]); time = perf_counter from send to full HTTP response"
+    )
+    print()
+    print(table(scenarios))
+    print()
+
+    failures = 0
+    for scenario in scenarios:
+        bad = scenario.non_200
+        failures += len(bad)
+        if bad:
+            kinds = Counter(f"{s.status} {s.error[:80]}" for s in bad)
+            print(f"NOT 200 in {scenario.name}: {dict(kinds)}")
+    if not failures:
+        print(f"all {sum(len(s.samples) for s in scenarios)} measured requests got HTTP 200")
+
+    delay_ms = 1000 * args.kibana_delay
+    for scenario in (bot_run.slash, bot_run.approve):
+        slow = [s for s in scenario.samples if s.seconds * 1000 >= delay_ms]
+        in_flight = [
+            kibana_in_flight(bot.kibana, burst, args.kibana_delay) for burst in scenario.bursts
+        ]
+        verdict = (
+            f"{len(slow)} ack(s) took >= {delay_ms:.0f} ms (one Kibana call)"
+            if slow
+            else f"no ack took as long as one Kibana call ({delay_ms:.0f} ms)"
+        )
+        print(
+            f"{scenario.name}: {verdict}; Kibana calls in flight per burst: "
+            f"{in_flight} (answered ones only: a lower bound)"
+        )
+
+    print(
+        f"setup: {len(bot_run.references)} requests submitted through the modal and carded in "
+        f"{bot_run.setup_seconds:.1f} s (not measured)"
+    )
+    print(
+        f"approve clicks recorded in the database before the next burst: "
+        f"{bot_run.approvals_recorded}/{bot_run.approvals_expected}"
+    )
+    print(
+        f"modals opened after the measured slash-command acks: {bot_run.views_opened}"
+        + (f"; failed: {dict(bot_run.views_failed)}" if bot_run.views_failed else "")
+    )
+    final = statuses(bot, bot_run.references)
+    connectors = len(bot.kibana.connectors("default"))
+    answered = Counter(
+        f"{r.method} {r.path.split('/')[-1] or r.path} {r.status}" for r in bot.kibana.requests
+    )
+    print(
+        f"after the run (+{drained_for:.1f} s waiting, --drain-timeout {args.drain_timeout:g}): "
+        f"{connectors} connector(s) in the fake Kibana; requests by status {dict(final)}"
+    )
+    print(f"Kibana requests answered: {len(bot.kibana.requests)} {dict(answered)}")
+    backlog = sum(final[status] for status in ("approved", "provisioning"))
+    if backlog:
+        per_request = 2 * args.kibana_delay  # create, then test
+        estimate = math.ceil(backlog / bot.settings.worker_threads) * per_request
+        print(
+            f"provisioning still behind: {backlog} request(s) not yet created; at "
+            f"{bot.settings.worker_threads} workers x ~{per_request:g} s per request, about "
+            f"{estimate:.0f} s more (stopped here on purpose)"
+        )
+    if warnings.counts:
+        print(
+            "log records at WARNING or above: "
+            + ", ".join(f"{n} x {level} {name}" for (level, name), n in warnings.counts.items())
+        )
+    else:
+        print("log records at WARNING or above: none")
+    return 1 if failures else 0
+
+
+# --- main --------------------------------------------------------------------------------------
+def scrub_environment() -> None:
+    """Bolt reads SLACK_* silently and Slack's SDK honours proxy variables, even to 127.0.0.1."""
+    for name in list(os.environ):
+        if (
+            name.startswith(("SLACK_", "KIBANA_"))
+            or name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+            or name
+            in {"DATABASE_URL", "APPROVERS", "APPROVAL_CHANNEL", "NOTIFY_CHANNEL", "ENCRYPTION_KEY"}
+        ):
+            del os.environ[name]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.bench_ack",
+        description="Ack latency of the bot (slash command, Approve click) under concurrent "
+        "load while Kibana is slow, next to a bare Bolt app that only acks.",
+    )
+    parser.add_argument("--concurrency", type=int, default=50, help="requests per burst")
+    parser.add_argument("--rounds", type=int, default=3, help="measured bursts per scenario")
+    parser.add_argument(
+        "--warmup-rounds", type=int, default=1, help="unmeasured bursts first (default 1)"
+    )
+    parser.add_argument(
+        "--kibana-delay", type=float, default=5.0, help="seconds every Kibana route takes"
+    )
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="server for --database postgres; a fresh schema is created and dropped",
+    )
+    parser.add_argument(
+        "--http-threads",
+        type=int,
+        default=64,
+        help="WSGI and Bolt listener threads, for the bot and the bare app (default 64)",
+    )
+    parser.add_argument("--worker-threads", type=int, default=4, help="the bot's job workers")
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=15.0,
+        help="seconds to wait at the end for provisioning to finish before reporting",
+    )
+    args = parser.parse_args(argv)
+    if args.concurrency < 1 or args.rounds < 1 or args.warmup_rounds < 0:
+        parser.error("--concurrency and --rounds must be >= 1, --warmup-rounds >= 0")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    scrub_environment()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings = WarningCounter()
+    logging.getLogger().addHandler(warnings)
+
+    with ExitStack() as stack:
+        slack, kibana = start_fakes(stack)
+        kibana.set_delay(args.kibana_delay)
+        database_url = stack.enter_context(database(args.database, args.postgres_url))
+        settings = make_settings(
+            database_url,
+            slack,
+            kibana,
+            http_threads=args.http_threads,
+            worker_threads=args.worker_threads,
+            log_level="WARNING",
+            # Longer than Kibana's delay, so the slow answers arrive instead of timing out.
+            kibana_timeout_seconds=args.kibana_delay + 10,
+        )
+        load = Load(args.concurrency)
+        stack.callback(load.close)
+        bot = BenchHarness(settings=settings, slack=slack, kibana=kibana)
+        stack.callback(bot.stop)
+        bot.start()
+        progress(f"bot at {bot.url} ({bot.server_threads} WSGI threads), {args.database}")
+
+        bot_run = run_bot(bot, load, rounds=args.rounds, warmup=args.warmup_rounds)
+        bare_run = run_bare(
+            slack,
+            load,
+            threads=args.http_threads,
+            rounds=args.rounds,
+            warmup=args.warmup_rounds,
+        )
+        drained_for = wait_for_drain(bot, bot_run.references, args.drain_timeout)
+        return report(args, bot, bot_run, bare_run, warnings, drained_for)
+    return 1  # unreachable: ExitStack does not swallow exceptions
+
+
+if __name__ == "__main__":
+    sys.exit(main())
