@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from bot.db.models import ConnectorRequest
-from bot.db.session import session_scope
+from bot.db.session import database_answers, session_scope
+from bot.server import make_wsgi_app
 from tests.harness import REQUESTER, BotHarness
 
 
@@ -77,18 +78,18 @@ def test_healthz_answers_without_calling_slack_or_kibana(bot: BotHarness) -> Non
 
 
 def test_healthz_fails_when_the_database_does_not_answer(bot: BotHarness) -> None:
-    bot.deps.engine.dispose()
-    original = bot.deps.engine.pool._creator
-
-    def broken() -> None:
-        raise OSError("database is down")
-
-    bot.deps.engine.pool._creator = broken
-    try:
-        assert bot.http.get(f"{bot.url}/healthz").status_code == 503
-    finally:
-        bot.deps.engine.pool._creator = original
-    assert bot.http.get(f"{bot.url}/healthz").status_code == 200
+    unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none",
+                                connect_args={"connect_timeout": 2})
+    assert bot.runtime is not None
+    application = make_wsgi_app(bot.runtime.app, ready=lambda: database_answers(unreachable))
+    statuses: list[str] = []
+    body = b"".join(application(
+        {"PATH_INFO": "/healthz", "REQUEST_METHOD": "GET"},
+        lambda status, _headers: statuses.append(status),  # type: ignore[arg-type]
+    ))
+    unreachable.dispose()
+    assert statuses == ["503 Service Unavailable"]
+    assert b"unavailable" in body
 
 
 def test_other_paths_and_methods(bot: BotHarness) -> None:
