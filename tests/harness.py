@@ -87,6 +87,7 @@ class BotHarness:
     _server: Any = None
     _thread: threading.Thread | None = None
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
+    _first_cards: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def start(self, *, workers: bool = True) -> BotHarness:
         self.runtime = build_runtime(self.settings, self.keys, poll_seconds=0.05)
@@ -224,14 +225,16 @@ class BotHarness:
     def card_for(self, reference: str) -> dict[str, Any]:
         def find() -> dict[str, Any] | None:
             for message in self.slack.messages_in(APPROVAL_CHANNEL):
-                if reference in json.dumps(message) and "thread_ts" not in message:
+                top_level = message.get("thread_ts", message["ts"]) == message["ts"]
+                if reference in json.dumps(message) and top_level:
                     return message
             return None
 
         return dict(wait_until(find, what=f"the card of {reference}"))
 
     def click(self, reference: str, action_id: str, *, user: str) -> httpx.Response:
-        card = self.card_for(reference)
+        """Click a button as rendered when the card was first seen (a stale client may)."""
+        card = self._first_cards.setdefault(reference, self.card_for(reference))
         button = find_button(card, action_id)
         return self.interact(
             {

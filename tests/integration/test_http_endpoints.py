@@ -78,15 +78,18 @@ def test_healthz_answers_without_calling_slack_or_kibana(bot: BotHarness) -> Non
 
 
 def test_healthz_fails_when_the_database_does_not_answer(bot: BotHarness) -> None:
-    unreachable = create_engine("postgresql+psycopg://nobody@127.0.0.1:9/none",
-                                connect_args={"connect_timeout": 2})
+    unreachable = create_engine(
+        "postgresql+psycopg://nobody@127.0.0.1:9/none", connect_args={"connect_timeout": 2}
+    )
     assert bot.runtime is not None
     application = make_wsgi_app(bot.runtime.app, ready=lambda: database_answers(unreachable))
     statuses: list[str] = []
-    body = b"".join(application(
-        {"PATH_INFO": "/healthz", "REQUEST_METHOD": "GET"},
-        lambda status, _headers: statuses.append(status),  # type: ignore[arg-type]
-    ))
+    body = b"".join(
+        application(
+            {"PATH_INFO": "/healthz", "REQUEST_METHOD": "GET"},
+            lambda status, _headers: statuses.append(status),  # type: ignore[arg-type]
+        )
+    )
     unreachable.dispose()
     assert statuses == ["503 Service Unavailable"]
     assert b"unavailable" in body
