@@ -184,6 +184,15 @@ def slash_command(slack: FakeSlack, command: str) -> SignedRequest:
     return SignedRequest.of(urlencode(fields))
 
 
+def slash_commands(slack: FakeSlack, command: str, count: int) -> list[SignedRequest]:
+    return [slash_command(slack, command) for _ in range(count)]
+
+
+def bare_clicks(slack: FakeSlack, message: dict[str, Any], count: int) -> list[SignedRequest]:
+    button = find_button(message, APPROVE_ACTION)
+    return [button_click(slack, message, button, user=APPROVER) for _ in range(count)]
+
+
 def button_click(
     slack: FakeSlack, message: dict[str, Any], button: dict[str, Any], *, user: str
 ) -> SignedRequest:
@@ -267,8 +276,10 @@ class Load:
         if bad:
             raise RuntimeError(f"{base_url}/healthz answered {bad[:5]} while warming up")
 
-    def burst(self, base_url: str, requests: Sequence[SignedRequest]) -> Burst:
-        """POST every request to /slack/events at the same moment; time each one."""
+    def burst(self, base_url: str, build: Callable[[], Sequence[SignedRequest]]) -> Burst:
+        """Warm the connections, build the requests, then POST them to /slack/events all at
+        the same moment and time each one (building happens after warming, so the trigger ids
+        are as fresh as Slack's)."""
         url = f"{base_url}{SLACK_PATH}"
 
         def post(request: SignedRequest) -> Callable[[httpx.Client], Sample]:
@@ -286,7 +297,7 @@ class Load:
             return send
 
         self.warm(base_url)
-        return self._all_at_once([post(request) for request in requests])
+        return self._all_at_once([post(request) for request in build()])
 
 
 # --- what runs ---------------------------------------------------------------------------------
@@ -479,16 +490,14 @@ def run_bot(bot: BotHarness, load: Load, *, rounds: int, warmup: int) -> BotRun:
     command = bot.settings.slash_command
     for index, batch in enumerate(batches):
         measured = index >= warmup
-        clicks = approve_requests(bot, batch)
-        burst = load.burst(bot.url, clicks)
+        burst = load.burst(bot.url, partial(approve_requests, bot, batch))
         wait_until(
             partial(none_pending, bot, batch),
             timeout=15,
             what="the approvals to be recorded",
         )
         before = len(bot.slack.calls_for("views.open"))
-        commands = [slash_command(bot.slack, command) for _ in range(n)]
-        slash = load.burst(bot.url, commands)
+        slash = load.burst(bot.url, partial(slash_commands, bot.slack, command, n))
         if measured:
             run.approve.bursts.append(burst)
             run.slash.bursts.append(slash)
@@ -496,9 +505,10 @@ def run_bot(bot: BotHarness, load: Load, *, rounds: int, warmup: int) -> BotRun:
             run.approvals_recorded += n - statuses(bot, batch)["pending"]
             check_views(bot, before, n, run)
         run.references.extend(batch)
+        label = f"round {index + 1 - warmup}" if measured else f"warm-up {index + 1}"
         progress(
-            f"bot {'measured' if measured else 'warm-up'} burst {index + 1}: approve p50 "
-            f"{median_ms(burst)} ms, slash command p50 {median_ms(slash)} ms"
+            f"bot {label}: approve p50 {median_ms(burst)} ms, "
+            f"slash command p50 {median_ms(slash)} ms"
         )
     return run
 
@@ -524,15 +534,10 @@ def run_bare(slack: FakeSlack, load: Load, *, threads: int, rounds: int, warmup:
             }
         ],
     }
-    button = find_button(message, APPROVE_ACTION)
     with bare_bolt(slack, threads=threads, command=SLASH_COMMAND) as url:
         for index in range(warmup + rounds):
-            clicks = [
-                button_click(slack, message, button, user=APPROVER) for _ in range(load.concurrency)
-            ]
-            burst = load.burst(url, clicks)
-            commands = [slash_command(slack, SLASH_COMMAND) for _ in range(load.concurrency)]
-            slash = load.burst(url, commands)
+            burst = load.burst(url, partial(bare_clicks, slack, message, load.concurrency))
+            slash = load.burst(url, partial(slash_commands, slack, SLASH_COMMAND, load.concurrency))
             if index >= warmup:
                 run.approve.bursts.append(burst)
                 run.slash.bursts.append(slash)
@@ -541,19 +546,29 @@ def run_bare(slack: FakeSlack, load: Load, *, threads: int, rounds: int, warmup:
 
 # --- the report --------------------------------------------------------------------------------
 class WarningCounter(logging.Handler):
-    """Counts WARNING-and-above records by level and logger."""
+    """Counts WARNING-and-above records by level, logger and kind of thread."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.counts: Counter[tuple[str, str]] = Counter()
+        self.counts: Counter[tuple[str, str, str]] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.counts[(record.levelname, record.name)] += 1
+        thread = (record.threadName or "?").rstrip("0123456789").rstrip("-_")
+        self.counts[(record.levelname, record.name, thread)] += 1
 
 
 def kibana_in_flight(kibana: FakeKibana, burst: Burst, delay: float) -> int:
     """Kibana calls answered so far whose (delayed) handling overlapped the burst."""
     return sum(1 for r in kibana.requests if r.at - delay < burst.ended and r.at > burst.started)
+
+
+def kibana_route(path: str) -> str:
+    """A request path with the connector id left out, e.g. /api/actions/connector/{id}."""
+    head, _, last = path.rstrip("/").rpartition("/")
+    if last.startswith("_"):
+        head, _, _ = head.rpartition("/")
+        return f"{head}/{{id}}/{last}"
+    return f"{head}/{{id}}" if head.endswith("/connector") else path
 
 
 def table(scenarios: Sequence[Scenario]) -> str:
@@ -667,13 +682,15 @@ def report(
     final = statuses(bot, bot_run.references)
     connectors = len(bot.kibana.connectors("default"))
     answered = Counter(
-        f"{r.method} {r.path.split('/')[-1] or r.path} {r.status}" for r in bot.kibana.requests
+        f"{r.method} {kibana_route(r.path)} -> {r.status}" for r in bot.kibana.requests
     )
     print(
         f"after the run (+{drained_for:.1f} s waiting, --drain-timeout {args.drain_timeout:g}): "
         f"{connectors} connector(s) in the fake Kibana; requests by status {dict(final)}"
     )
     print(f"Kibana requests answered: {len(bot.kibana.requests)} {dict(answered)}")
+    slack_calls = Counter(call.method for call in bot.slack.calls)
+    print(f"fake Slack API calls (bot and bare app, setup included): {dict(slack_calls)}")
     backlog = sum(final[status] for status in ("approved", "provisioning"))
     if backlog:
         per_request = 2 * args.kibana_delay  # create, then test
@@ -686,7 +703,10 @@ def report(
     if warnings.counts:
         print(
             "log records at WARNING or above: "
-            + ", ".join(f"{n} x {level} {name}" for (level, name), n in warnings.counts.items())
+            + ", ".join(
+                f"{n} x {level} {name} (thread {thread})"
+                for (level, name, thread), n in warnings.counts.items()
+            )
         )
     else:
         print("log records at WARNING or above: none")

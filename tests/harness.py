@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -342,10 +343,82 @@ def reference_from(response: httpx.Response) -> str:
 
 @contextmanager
 def running_bot(
-    settings: Settings, slack: FakeSlack, kibana: FakeKibana, **kwargs: Any
+    settings: Settings,
+    slack: FakeSlack,
+    kibana: FakeKibana,
+    *,
+    workers: bool = True,
+    **kwargs: Any,
 ) -> Iterator[BotHarness]:
-    harness = BotHarness(settings=settings, slack=slack, kibana=kibana, **kwargs).start()
+    harness = BotHarness(settings=settings, slack=slack, kibana=kibana, **kwargs)
+    harness.start(workers=workers)
     try:
         yield harness
     finally:
         harness.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bot_environment(settings: Settings, keys: list[bytes], *, port: int) -> dict[str, str]:
+    """The environment variables of the runtime contract for ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KIBANA_"))}
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": settings.slack_bot_token.get_secret_value(),
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": str(settings.slack_api_url),
+            "KIBANA_URL": settings.kibana_base_url,
+            "KIBANA_API_KEY": settings.kibana_api_key.get_secret_value(),
+            "DATABASE_URL": settings.database_url,
+            "APPROVERS": ",".join(settings.approvers),
+            "APPROVAL_CHANNEL": settings.approval_channel,
+            "NOTIFY_CHANNEL": settings.notify_channel or "",
+            "ENCRYPTION_KEY": ",".join(key.decode() for key in keys),
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "KIBANA_RETRY_BASE_SECONDS": str(settings.kibana_retry_base_seconds),
+            "KIBANA_MAX_ATTEMPTS": str(settings.kibana_max_attempts),
+            "JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
+            "LOG_LEVEL": "DEBUG",
+        }
+    )
+    return env
+
+
+@contextmanager
+def bot_process(
+    env: dict[str, str], *, cwd: str | None = None, log_path: str | None = None
+) -> Iterator[Any]:
+    """Run `python -m bot` as a real process; yields the Popen once /healthz answers."""
+    import subprocess
+    import sys
+
+    log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed in finally
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"], env=env, cwd=cwd, stdout=log, stderr=log
+    )
+    url = f"http://{env['HOST']}:{env['PORT']}/healthz"
+
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the bot exited with {process.returncode}")
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(healthy, timeout=30, what="the bot process to answer /healthz")
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        log.close()

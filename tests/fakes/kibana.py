@@ -74,6 +74,13 @@ _CONNECTOR_TYPES: Final[dict[str, _TypeInfo]] = {
 }
 
 
+@dataclass(frozen=True, eq=False)
+class InFlight:
+    method: str
+    path: str
+    space: str
+
+
 @dataclass(frozen=True)
 class KibanaRequest:
     """One request the fake received, and what it answered."""
@@ -301,6 +308,7 @@ class FakeKibana:
         self._delays: list[_DelayRule] = []
         self._execute_results: dict[str | None, _ExecuteResult] = {}
         self._requests: list[KibanaRequest] = []
+        self._in_flight: list[InFlight] = []
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -547,6 +555,11 @@ class FakeKibana:
 
     # ------------------------------------------------------------------ records
 
+    def requests_in_flight(self) -> list[InFlight]:
+        """Requests received and not answered yet (e.g. held by set_delay)."""
+        with self._lock:
+            return list(self._in_flight)
+
     @property
     def requests(self) -> list[KibanaRequest]:
         with self._lock:
@@ -591,10 +604,29 @@ class FakeKibana:
         split = urlsplit(target)
         space, path = self._split_space(split.path)
         body = self._parse_json_quietly(raw, headers)
+        in_flight = InFlight(method=method, path=path, space=space)
         with self._lock:
             delay = max((d.seconds for d in self._delays if d.matches(method, target)), default=0.0)
-        if delay > 0:
-            self._closing.wait(delay)
+            self._in_flight.append(in_flight)
+        try:
+            if delay > 0:
+                self._closing.wait(delay)
+            return self._answer(method, target, split, space, path, headers, raw, body)
+        finally:
+            with self._lock:
+                self._in_flight.remove(in_flight)
+
+    def _answer(
+        self,
+        method: str,
+        target: str,
+        split: Any,
+        space: str,
+        path: str,
+        headers: dict[str, str],
+        raw: bytes,
+        body: Any,
+    ) -> _Reply:
         with self._lock:
             fault = next(
                 (f for f in self._faults if f.remaining > 0 and f.matches(method, target)), None
