@@ -48,6 +48,13 @@ HINTS: tuple[Hint, ...] = (
         ".bedrock",
     ),
     _hint(
+        r"security token included in the request is invalid|signature we calculated does not"
+        r"|InvalidSignatureException|UnrecognizedClientException",
+        "AWS rejected the access key or secret: check both were copied whole (the secret is "
+        "40 characters), and that the key is active.",
+        ".bedrock",
+    ),
+    _hint(
         r"Model access is denied|AccessDenied|not authorized to perform: bedrock",
         "Enable access to this model in the Bedrock console, and grant the IAM user "
         "bedrock:InvokeModel and bedrock:InvokeModelWithResponseStream.",
@@ -66,7 +73,8 @@ HINTS: tuple[Hint, ...] = (
         "bearer token).",
     ),
     _hint(
-        r"DeploymentNotFound|api-version|Resource not found",
+        r"DeploymentNotFound|deployment for this resource does not exist|api-version"
+        r"|Resource not found",
         "Azure did not find the deployment or the api-version: copy the URL from Azure AI "
         "Foundry → deployment → View code.",
         ".gen-ai",
@@ -91,6 +99,8 @@ HINTS: tuple[Hint, ...] = (
         r"Response validation failed",
         "The endpoint's answer is not OpenAI-compatible (no usage/choices): check the server "
         "really speaks /v1/chat/completions, and use the “Other OpenAI-compatible” provider.",
+        ".gen-ai",
+        ".inference",
     ),
     _hint(
         r"Certificate error|TLS handshake failed|self.signed|CERT_|certificate",

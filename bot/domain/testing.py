@@ -71,8 +71,9 @@ def read_test_data(connector_type_id: str, data: Any, *, default_model: str | No
     if not isinstance(data, Mapping):
         return TestReading(model=default_model)
     if connector_type_id in {".gen-ai", ".inference"}:
-        choices = data.get("choices") or [{}]
-        message = _mapping(_mapping(choices[0]).get("message"))
+        choices = data.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else {}
+        message = _mapping(_mapping(first).get("message"))
         usage = _mapping(data.get("usage"))
         return TestReading(
             model=str(data.get("model") or default_model or "") or None,

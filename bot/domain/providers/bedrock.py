@@ -23,7 +23,15 @@ CONTROL_HOST = re.compile(r"^bedrock(-fips)?\.([a-z]{2}(-gov)?-[a-z]+-\d)\.amazo
 ACCESS_KEY = re.compile(r"^AKIA[A-Z0-9]{16}$")
 SECRET_KEY = re.compile(r"^[A-Za-z0-9/+=]{40}$")
 MODEL_ID = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+(:\d+)?$")
-PROFILE_PREFIXES = {"us": ("us-",), "eu": ("eu-",), "apac": ("ap-",), "us-gov": ("us-gov-",)}
+PROFILE_PREFIXES = {
+    "us": ("us-east-", "us-west-"),
+    "eu": ("eu-",),
+    "apac": ("ap-",),
+    "jp": ("ap-northeast-",),
+    "au": ("ap-southeast-",),
+    "ca": ("ca-",),
+    "us-gov": ("us-gov-",),
+}
 
 FIELDS = (
     FieldSpec(
@@ -111,7 +119,7 @@ def check_model(model: str, region: str | None, result: Validation) -> None:
             "URL-encode the provisioned-throughput ARN, i.e. use " + quote(model, safe=""),
         )
         return
-    if model.startswith("arn%3A"):
+    if model.lower().startswith("arn%3a"):
         return
     if not MODEL_ID.match(model):
         result.error("model", f"Model ids look like {DEFAULT_MODEL}.")

@@ -67,6 +67,12 @@ FIELDS = (
 
 def check(values: FormValues, result: Validation) -> None:
     url = check_url(values, result)
+    if url is not None and not url.parts.path.rstrip("/").endswith("/chat/completions"):
+        result.error(
+            "api_url",
+            f"Kibana posts to this URL as given: use the chat completions endpoint, {OPENAI_URL}",
+        )
+        url = None
     if url is not None and url.host != "api.openai.com":
         result.warnings.append(
             f"The URL is not api.openai.com ({url.host}). For a proxy or gateway, the "

@@ -26,7 +26,7 @@ VERIFICATION_MODES = (
 )
 PEM_MARKERS = {
     "certificate_pem": "-----BEGIN CERTIFICATE-----",
-    "private_key_pem": "-----BEGIN PRIVATE KEY-----",
+    "private_key_pem": "PRIVATE KEY-----",
     "ca_pem": "-----BEGIN CERTIFICATE-----",
 }
 
@@ -122,25 +122,33 @@ def _check(values: FormValues, result: Validation, *, key_required: bool, key_mi
     )
     pki = _check_pki(values, result)
     check_secret(values, result, "api_key", missing=key_missing, required=key_required and not pki)
-    mode = values.get("verification_mode", "full")
+    mode = values.get("verification_mode") or "full"
     if mode not in {value for value, _ in VERIFICATION_MODES}:
         result.error("verification_mode", "Choose full, certificate or none.")
     elif mode == "none":
         result.warnings.append("TLS verification is off: Kibana will trust any certificate.")
     if pki and url is not None and not url.is_https:
-        result.error("api_url", "Client certificates need an https:// URL.")
+        result.error("api_url", "Certificates (client or CA) need an https:// URL.")
 
 
 def _check_pki(values: FormValues, result: Validation) -> bool:
     present = {key: values.get(key, "").strip() for key in PEM_MARKERS}
     for key, marker in PEM_MARKERS.items():
         if present[key] and marker not in present[key]:
-            result.error(key, f"Paste PEM text that starts with {marker}.")
+            shown = "-----BEGIN PRIVATE KEY-----" if key == "private_key_pem" else marker
+            result.error(key, f"Paste PEM text that starts with {shown}.")
     if present["certificate_pem"] and not present["private_key_pem"]:
         result.error("private_key_pem", "A client certificate needs its private key too.")
     if present["private_key_pem"] and not present["certificate_pem"]:
         result.error("certificate_pem", "A private key needs its client certificate too.")
-    return bool(present["certificate_pem"])
+    if present["ca_pem"] and not present["certificate_pem"]:
+        result.error(
+            "ca_pem",
+            "Kibana only uses a CA here together with a client certificate and key (mutual "
+            "TLS). To trust a private CA alone, add it to xpack.actions.customHostSettings in "
+            "kibana.yml and leave this empty.",
+        )
+    return bool(present["certificate_pem"] or present["ca_pem"])
 
 
 def _b64(text: str) -> str:

@@ -86,7 +86,7 @@ def check(values: FormValues, result: Validation) -> None:
             )
         elif url.parts.path not in {"", "/"} or url.parts.query:
             result.error("api_url", "Give only the host: the connector adds the model path.")
-        elif region and match.group(1) != region:
+        elif region and "gcp_region" not in result.errors and match.group(1) != region:
             result.error(
                 "api_url",
                 f"The URL is for {match.group(1)} but the region is {region}: use "

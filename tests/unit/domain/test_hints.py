@@ -53,6 +53,13 @@ ROWS: list[tuple[str, str | None, str, str]] = [
     ),
     ("401-gemini", ".gemini", "Status code: 401. Message: Unauthorized API Error: x", BAD_KEY),
     (
+        "bedrock-bad-signature",
+        ".bedrock",
+        "Status code: 403. Message: API Error: Forbidden - The security token included in the "
+        "request is invalid.",
+        "AWS rejected the access key",
+    ),
+    (
         "bedrock-region",
         ".bedrock",
         "Status code: 403. Message: API Error: Forbidden - Credential should be scoped to a "
@@ -350,13 +357,6 @@ def test_hints_ignore_case() -> None:
     assert UNREACHABLE in hint
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MISSING PATTERN: Azure's real 404 for a wrong deployment reaches Kibana's "
-    "service_message as 'API Error: Not Found - The API deployment for this resource does not "
-    "exist…' (Kibana puts error.message, not the DeploymentNotFound code, in the text), and "
-    "no hint matches it (pitfalls §3 row 'Azure 404').",
-)
 def test_azure_missing_deployment_real_wording() -> None:
     hint = explain_failure(
         ".gen-ai",

@@ -444,13 +444,6 @@ def test_body_is_refused_when_the_host_is_not_allowed() -> None:
     assert "xpack.actions.allowedHosts" in errors[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a CA certificate without a client certificate passes the bot's checks, but "
-    "Kibana's pkiSecretsValidator answers 'Certificate data must be provided for PKI' as soon "
-    "as caData is in secrets (other_openai_utils.ts); self_managed._check_pki does not "
-    "require certificate_pem when ca_pem is given.",
-)
 @pytest.mark.parametrize(
     "provider", [Provider.VLLM, Provider.LM_STUDIO, Provider.OPENAI_COMPATIBLE]
 )

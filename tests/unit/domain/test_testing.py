@@ -245,12 +245,6 @@ def test_unknown_connector_type_reads_only_the_model() -> None:
     assert read_test_data(".slack", OPENAI_COMPLETION, default_model="m") == Reading(model="m")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (robustness): read_test_data indexes `choices[0]` without checking that "
-    "choices is a list: a truthy non-list (object or number) raises KeyError/TypeError "
-    "instead of being tolerated like other malformed fields.",
-)
 @pytest.mark.parametrize("choices", [{"message": {"content": "hi"}}, 5], ids=["object", "number"])
 def test_non_list_choices_are_tolerated(choices: Any) -> None:
     reading = read_test_data(".gen-ai", {"choices": choices}, default_model="m")
