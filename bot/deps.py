@@ -38,6 +38,7 @@ class Deps:
     engine: Engine
     session_factory: SessionFactory
     kibana: KibanaClient
+    kibana_quick: KibanaClient  # short timeouts: for calls made while a person waits
     secret_box: SecretBox
     notifier: Notifier
     policy: Policy

@@ -42,6 +42,7 @@ class Runtime:
     def close(self) -> None:
         self.runner.stop()
         self.kibana.close()
+        self.deps.kibana_quick.close()
         self.engine.dispose()
 
 
@@ -77,10 +78,16 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
             timeout=settings.kibana_timeout_seconds,
         )
     )
+    kibana_quick = KibanaClient(
+        make_http_client(
+            settings.kibana_base_url, settings.kibana_api_key.get_secret_value(), timeout=1.5
+        )
+    )
     deps = Deps(
         engine=engine,
         session_factory=session_factory,
         kibana=kibana,
+        kibana_quick=kibana_quick,
         secret_box=SecretBox(keys),
         notifier=SlackNotifier(
             client,

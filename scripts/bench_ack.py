@@ -21,7 +21,8 @@ What it does, in one process and on one machine:
 * does the same against a bare Bolt ``App`` whose listeners only ``ack()``, served by the same
   ``bot.server.make_server`` with the same thread counts;
 * prints p50/p99/max per scenario, how many requests did not get HTTP 200, and what the
-  background work reached (connectors in the fake Kibana, request statuses).
+  background work reached (connectors in the fake Kibana, request statuses). The exit status
+  is 1 when any measured request did not get HTTP 200.
 
 The load generator runs in the same Python process as the servers: each burst is released at
 once by a barrier, from a pool of ``--concurrency`` threads, each with its own keep-alive httpx
@@ -36,6 +37,7 @@ is the 75th smallest and p99 the 149th.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -72,7 +74,7 @@ from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
 from bot.server import SLACK_PATH, make_server, make_wsgi_app
 from tests.fakes.kibana import FakeKibana
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeSlack, SlackCall
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -95,6 +97,8 @@ SLASH_COMMAND = "/llm-connector"
 IN_FLIGHT_STATUSES = ("approved", "provisioning", "provisioned")
 BARRIER_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 60.0
+VIEW_WAIT = 20.0
+TRIGGER_TTL = 3.0  # Slack's trigger ids live 3 s
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -110,6 +114,7 @@ class Burst:
     started: float  # time.time() when the burst was released
     ended: float  # time.time() when its last response arrived
     samples: list[Sample]
+    requests: list[SignedRequest] = field(default_factory=list)
 
 
 @dataclass
@@ -159,14 +164,18 @@ def signed_headers(body: str) -> dict[str, str]:
 class SignedRequest:
     body: bytes
     headers: dict[str, str]
+    trigger_id: str = ""
+    issued_at: float = 0.0  # time.monotonic() when the trigger id was issued
 
     @classmethod
-    def of(cls, body: str) -> SignedRequest:
-        return cls(body.encode(), signed_headers(body))
+    def of(cls, body: str, *, trigger_id: str = "", issued_at: float = 0.0) -> SignedRequest:
+        return cls(body.encode(), signed_headers(body), trigger_id, issued_at)
 
 
 def slash_command(slack: FakeSlack, command: str) -> SignedRequest:
     """``command`` with empty text (opens the modal), as Slack posts it, with a fresh trigger."""
+    issued_at = time.monotonic()
+    trigger_id = slack.issue_trigger_id()
     fields = {
         "token": "legacy-verification-token",
         "team_id": TEAM,
@@ -179,9 +188,9 @@ def slash_command(slack: FakeSlack, command: str) -> SignedRequest:
         "text": "",
         "api_app_id": "A0001",
         "response_url": slack.response_url(),
-        "trigger_id": slack.issue_trigger_id(),
+        "trigger_id": trigger_id,
     }
-    return SignedRequest.of(urlencode(fields))
+    return SignedRequest.of(urlencode(fields), trigger_id=trigger_id, issued_at=issued_at)
 
 
 def slash_commands(slack: FakeSlack, command: str, count: int) -> list[SignedRequest]:
@@ -297,7 +306,10 @@ class Load:
             return send
 
         self.warm(base_url)
-        return self._all_at_once([post(request) for request in build()])
+        requests = list(build())
+        burst = self._all_at_once([post(request) for request in requests])
+        burst.requests = requests
+        return burst
 
 
 # --- what runs ---------------------------------------------------------------------------------
@@ -413,6 +425,7 @@ class BotRun:
     setup_seconds: float = 0.0
     views_opened: int = 0
     views_failed: Counter[str] = field(default_factory=Counter)
+    view_lags: list[float] = field(default_factory=list)  # trigger issued -> first views.open
     approvals_recorded: int = 0
     approvals_expected: int = 0
     references: list[str] = field(default_factory=list)
@@ -462,20 +475,31 @@ def approve_requests(bot: BotHarness, references: Sequence[str]) -> list[SignedR
     return clicks
 
 
-def check_views(bot: BotHarness, before: int, count: int, run: BotRun) -> None:
-    """Wait for the modals the acked commands open after their ack; count failures."""
-    try:
-        calls = bot.slack.wait_for("views.open", count=before + count, timeout=20)
-    except AssertionError:
-        calls = bot.slack.calls_for("views.open")
-    for call in calls[before:]:
-        if call.response.get("ok"):
+def check_views(bot: BotHarness, burst: Burst, run: BotRun) -> None:
+    """Follow each acked command to the views.open its listener makes after the ack."""
+    wanted = {request.trigger_id: request.issued_at for request in burst.requests}
+
+    def ours() -> dict[str, list[SlackCall]]:
+        found: dict[str, list[SlackCall]] = {}
+        for call in bot.slack.calls_for("views.open"):
+            trigger = str(call.args.get("trigger_id"))
+            if trigger in wanted:
+                found.setdefault(trigger, []).append(call)
+        return found
+
+    with contextlib.suppress(AssertionError):  # missing ones are counted below
+        wait_until(lambda: len(ours()) == len(wanted), timeout=VIEW_WAIT, what="views.open")
+    found = ours()
+    for trigger, issued_at in wanted.items():
+        calls = found.get(trigger, [])
+        if calls:
+            run.view_lags.append(calls[0].at - issued_at)
+        if any(call.response.get("ok") for call in calls):
             run.views_opened += 1
+        elif calls:
+            run.views_failed[str(calls[-1].response.get("error"))] += 1
         else:
-            run.views_failed[str(call.response.get("error"))] += 1
-    missing = before + count - len(calls)
-    if missing > 0:
-        run.views_failed["no views.open call within 20 s"] += missing
+            run.views_failed[f"no views.open within {VIEW_WAIT:g} s"] += 1
 
 
 def run_bot(bot: BotHarness, load: Load, *, rounds: int, warmup: int) -> BotRun:
@@ -496,14 +520,13 @@ def run_bot(bot: BotHarness, load: Load, *, rounds: int, warmup: int) -> BotRun:
             timeout=15,
             what="the approvals to be recorded",
         )
-        before = len(bot.slack.calls_for("views.open"))
         slash = load.burst(bot.url, partial(slash_commands, bot.slack, command, n))
         if measured:
             run.approve.bursts.append(burst)
             run.slash.bursts.append(slash)
             run.approvals_expected += n
             run.approvals_recorded += n - statuses(bot, batch)["pending"]
-            check_views(bot, before, n, run)
+            check_views(bot, slash, run)
         run.references.extend(batch)
         label = f"round {index + 1 - warmup}" if measured else f"warm-up {index + 1}"
         progress(
@@ -675,9 +698,15 @@ def report(
         f"approve clicks recorded in the database before the next burst: "
         f"{bot_run.approvals_recorded}/{bot_run.approvals_expected}"
     )
+    lags = sorted(bot_run.view_lags)
+    late = sum(1 for lag in lags if lag > TRIGGER_TTL)
     print(
-        f"modals opened after the measured slash-command acks: {bot_run.views_opened}"
+        f"modals opened after the measured slash-command acks: {bot_run.views_opened}/"
+        f"{len(bot_run.slash.samples)}"
         + (f"; failed: {dict(bot_run.views_failed)}" if bot_run.views_failed else "")
+        + f"; trigger issued -> views.open at Slack: p50 {1000 * percentile(lags, 50):.0f} ms, "
+        f"p99 {1000 * percentile(lags, 99):.0f} ms, max {1000 * (lags[-1] if lags else 0):.0f} ms"
+        f" ({late} later than Slack's {TRIGGER_TTL:g} s trigger life)"
     )
     final = statuses(bot, bot_run.references)
     connectors = len(bot.kibana.connectors("default"))

@@ -94,7 +94,9 @@ class BotHarness:
         self.runtime = build_runtime(self.settings, self.keys, poll_seconds=0.05)
         if workers:
             self.runtime.runner.start()
-        self._server = make_server(self.runtime.wsgi(), host="127.0.0.1", port=0, threads=16)
+        self._server = make_server(
+            self.runtime.wsgi(), host="127.0.0.1", port=0, threads=self.settings.http_threads
+        )
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()

@@ -185,6 +185,73 @@ def _queue_decision_notices(
             queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
 
 
+def deliver_as_yaml(
+    deps: Deps, *, request_id: int, actor: str
+) -> tuple[RequestSnapshot, list[str]]:
+    """Approve a pending request as a kibana.yml entry instead of an API call.
+
+    Returns the snapshot and the names of the secrets the approver must put in the keystore;
+    the secrets themselves are erased, never handed out.
+    """
+    now = deps.clock()
+    with session_scope(deps.session_factory) as session:
+        row = _load(session, request_id)
+        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
+        secret_names: list[str] = []
+        changed = False
+        if refusal is not None:
+            _record_refusal(session, row, actor, refusal.value)
+        else:
+            if row.secrets_ciphertext is not None:
+                secret_names = sorted(deps.secret_box.open(row.secrets_ciphertext))
+            reason = "delivered as a kibana.yml preconfigured connector"
+            changed = queries.transition(
+                session=session,
+                request_id=request_id,
+                sources=[S.PENDING],
+                target=S.APPROVED,
+                values={"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason},
+            ) and queries.transition(
+                session=session,
+                request_id=request_id,
+                sources=[S.APPROVED],
+                target=S.DELIVERED,
+                values={"secrets_ciphertext": None, "finished_at": now},
+            )
+        if changed:
+            queries.add_decision(
+                session=session,
+                request_id=request_id,
+                decision=Decision.APPROVED.value,
+                actor=actor,
+                reason="delivered as kibana.yml",
+            )
+            for action in (
+                AuditAction.APPROVED,
+                AuditAction.DELIVERED_AS_YAML,
+                AuditAction.SECRETS_ERASED,
+            ):
+                queries.add_audit(
+                    session=session, action=action, request_id=request_id, actor=actor
+                )
+            queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
+            queries.enqueue(
+                session=session,
+                kind=JobKind.DM_REQUESTER,
+                request_id=request_id,
+                payload={"notice": Notice.OUTCOME.value},
+            )
+            if deps.policy.notify_channel:
+                queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
+        snapshot = to_snapshot(_load(session, request_id))
+    if refusal is not None:
+        raise NotAuthorizedError(REFUSAL_TEXT[refusal])
+    if not changed:
+        raise InvalidTransitionError(already_decided_text(snapshot))
+    deps.wake_workers()
+    return snapshot, secret_names
+
+
 def cancel_request(deps: Deps, *, reference: str, actor: str) -> RequestSnapshot:
     """Let the requester withdraw a pending request; its secrets are erased."""
     now = deps.clock()

@@ -55,6 +55,12 @@ def read_chosen_provider(action: dict[str, Any], view: dict[str, Any]) -> Provid
     return read_provider(view)
 
 
+def read_form_metadata(view: dict[str, Any]) -> RequestFormMetadata:
+    """What the form carries besides its inputs (provider, Kibana's availability)."""
+    metadata = decode(RequestFormMetadata, view.get("private_metadata"))
+    return metadata or RequestFormMetadata(provider=DEFAULT_PROVIDER)
+
+
 def read_request_form(view: dict[str, Any]) -> tuple[ProviderSpec, FormValues]:
     """The chosen provider and the values of its fields, keyed by field key."""
     spec = provider_spec(read_provider(view))

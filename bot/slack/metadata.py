@@ -12,9 +12,13 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class RequestFormMetadata(BaseModel):
+    """The form's provider and what Kibana said it can take, read once when it opened."""
+
     model_config = ConfigDict(frozen=True)
 
     provider: Provider
+    unavailable: dict[Provider, str] = {}
+    deprecated: list[str] = []
 
 
 class RequestButton(BaseModel):

@@ -526,6 +526,7 @@ def _parse_args(query: str, content_type: str, body: bytes) -> dict[str, Any]:
 
 
 class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # many modals open at once under load
     daemon_threads = True
 
     def __init__(self, fake: FakeSlack) -> None:

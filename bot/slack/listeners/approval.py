@@ -15,6 +15,8 @@ from bot.services import requests
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.metadata import RejectMetadata, RequestButton, decode
+from bot.slack.views.common import to_dicts
+from bot.slack.views.preconfigured import build_yaml_message
 from bot.slack.views.request_modal import build_reject_view
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,35 @@ def register(app: App, deps: Deps) -> None:
                 respond,
                 f"Slack didn't open the reason form ({error.response.get('error')}); "
                 "click Reject again.",
+            )
+
+    @app.action(ActionId.DELIVER_YAML.value)
+    def handle_deliver_yaml_click(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        button = decode(RequestButton, action.get("value"))
+        if button is None:
+            ack()
+            _tell(respond, STALE_BUTTON)
+            return
+        actor = str(body["user"]["id"])
+        try:
+            snapshot, secret_names = requests.deliver_as_yaml(
+                deps, request_id=button.request_id, actor=actor
+            )
+        except BotError as error:
+            ack()
+            _tell(respond, error.user_message)
+            return
+        ack()
+        text, blocks = build_yaml_message(snapshot, secret_names)
+        try:
+            client.chat_postMessage(channel=actor, text=text, blocks=to_dicts(blocks))
+        except SlackApiError as error:
+            _tell(
+                respond,
+                f"The kibana.yml entry could not be sent to you "
+                f"({error.response.get('error')}); the request is marked delivered.",
             )
 
     @app.view(CallbackId.REJECT_REASON.value)

@@ -13,10 +13,17 @@ from bot.deps import Deps
 from bot.domain.providers import provider_spec, validate_request
 from bot.domain.refs import normalise_reference
 from bot.errors import BotError
-from bot.services import requests
+from bot.kibana.errors import KibanaError, KibanaNotFoundError
+from bot.services import catalog, requests
 from bot.slack import forms
-from bot.slack.ids import ActionId, CallbackId
-from bot.slack.views.request_modal import build_request_view, build_submitted_view
+from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.views.common import escape, to_dicts
+from bot.slack.views.connector_list import build_connector_list
+from bot.slack.views.request_modal import (
+    build_notice_view,
+    build_request_view,
+    build_submitted_view,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +32,7 @@ def usage(command: str) -> str:
     return (
         f"*{command}* asks for an LLM connector in Kibana; an approver decides.\n"
         f"• `{command}` opens the request form\n"
+        f"• `{command} list [space]` shows the connectors a Kibana space already has\n"
         f"• `{command} cancel REQ-XXXXXX` withdraws your pending request\n"
         f"• `{command} help` shows this"
     )
@@ -40,9 +48,17 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         words = str(command.get("text") or "").split()
         if not words:
             ack()
-            _open_request_modal(client, respond, trigger_id=str(command["trigger_id"]))
+            _open_request_modal(deps, client, respond, trigger_id=str(command["trigger_id"]))
             return
         verb, rest = words[0].lower(), words[1:]
+        if verb == "list":
+            space = rest[0] if rest else "default"
+            ack(
+                text=f"Asking Kibana for the connectors in space `{space[:100]}`…",
+                response_type="ephemeral",
+            )
+            _list_connectors(deps, respond, space_id=space)
+            return
         if verb == "cancel":
             text = _cancel(deps, rest, actor=str(command["user_id"]), command=slash_command)
         elif verb == "help":
@@ -58,29 +74,64 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         ack()
         view = body["view"]
         spec = provider_spec(forms.read_chosen_provider(action, view))
+        metadata = forms.read_form_metadata(view)
         try:
             client.views_update(
                 view_id=view["id"],
                 hash=view.get("hash"),
-                view=build_request_view(spec, carried=forms.shared_values(view, spec)),
+                view=build_request_view(
+                    spec,
+                    carried=forms.shared_values(view, spec),
+                    unavailable=metadata.unavailable,
+                    deprecated=metadata.deprecated,
+                ),
             )
         except SlackApiError as error:
             # hash_conflict: a newer switch already replaced the form; nothing is lost.
             log.info("provider switch not shown: %s", error.response.get("error"))
 
     @app.view(CallbackId.REQUEST_SUBMIT.value)
-    def handle_request_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def handle_request_submission(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         spec, values = forms.read_request_form(view)
+        metadata = forms.read_form_metadata(view)
+        if spec.key in metadata.unavailable:
+            ack(
+                response_action="errors",
+                errors={
+                    BlockId.PROVIDER.value: f"Not available: {metadata.unavailable[spec.key]}."
+                },
+            )
+            return
+        if not spec.creates_connector:
+            ack(
+                response_action="update",
+                view=build_notice_view(
+                    "Elastic Managed LLM", ":hourglass_flowing_sand: Asking Kibana…"
+                ),
+            )
+            _answer_managed_llm(deps, client, view_id=str(view["id"]))
+            return
         validation = validate_request(spec, values)
         name, space = values.get("name", "").strip(), values.get("space", "").strip()
         if validation.ok and requests.name_in_use(deps, space_id=space, name=name):
             validation.error(
-                "name",
-                f"A request for “{name}” in space {space} is already open: pick another name.",
+                "name", f"A request for “{name}” in space {space} is already open: pick another."
             )
+        if validation.ok:
+            found = catalog.check_name_in_kibana(deps, space_id=space, name=name)
+            for key, message in found.errors.items():
+                validation.error(key, message)
+            validation.warnings.extend(found.warnings)
         if not validation.ok:
             ack(response_action="errors", errors=forms.field_errors(spec, validation.errors))
             return
+        if spec.connector_type_id in metadata.deprecated:
+            validation.warnings.append(
+                f"Kibana marks {spec.connector_type_id} connectors deprecated (9.5+); the API "
+                "still creates them."
+            )
         draft = forms.to_draft(
             spec, values, warnings=validation.warnings, requested_by=str(body["user"]["id"])
         )
@@ -88,11 +139,12 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         ack(response_action="update", view=build_submitted_view(snapshot))
 
 
-def _open_request_modal(client: WebClient, respond: Respond, *, trigger_id: str) -> None:
+def _open_request_modal(
+    deps: Deps, client: WebClient, respond: Respond, *, trigger_id: str
+) -> None:
+    spec = provider_spec(forms.DEFAULT_PROVIDER)
     try:
-        client.views_open(
-            trigger_id=trigger_id, view=build_request_view(provider_spec(forms.DEFAULT_PROVIDER))
-        )
+        opened = client.views_open(trigger_id=trigger_id, view=build_request_view(spec))
     except SlackApiError as error:
         code = error.response.get("error")
         log.warning("could not open the request form: %s", code)
@@ -100,6 +152,61 @@ def _open_request_modal(client: WebClient, respond: Respond, *, trigger_id: str)
             text=f"Slack didn't let me open the form in time ({code}). Please run the command "
             "again."
         )
+        return
+    # Only now, with the form on screen, ask Kibana what it can take (never before views.open:
+    # the trigger id dies after 3 seconds).
+    availability = catalog.connector_availability(deps)
+    if availability is None or not (availability.unavailable or availability.deprecated):
+        return
+    view = opened["view"]
+    try:
+        client.views_update(
+            view_id=view["id"],
+            hash=view.get("hash"),
+            view=build_request_view(
+                spec, unavailable=availability.unavailable, deprecated=availability.deprecated
+            ),
+        )
+    except SlackApiError as error:
+        log.info("could not mark unavailable providers: %s", error.response.get("error"))
+
+
+def _answer_managed_llm(deps: Deps, client: WebClient, *, view_id: str) -> None:
+    answer = catalog.find_managed_llm(deps, space_id="default")
+    if answer.connector is not None:
+        text = (
+            f":white_check_mark: *{escape(answer.connector.name)}* (`{answer.connector.id}`) is "
+            "ready to use: pick it as the connector in the AI Assistant, Attack Discovery or "
+            "Playground. Nothing to create, no approval needed."
+        )
+    else:
+        problem = f" ({escape(answer.problem)})" if answer.problem else ""
+        text = (
+            f":information_source: This Kibana has no Elastic Managed LLM connector{problem}. "
+            "It is preconfigured by Elastic on eligible Elastic Cloud deployments and serverless "
+            "projects (it is billed per token), and it needs the `manage_inference` cluster "
+            "privilege. Ask your Elastic admin about eligibility, or request one of the other "
+            "providers."
+        )
+    try:
+        client.views_update(view_id=view_id, view=build_notice_view("Elastic Managed LLM", text))
+    except SlackApiError as error:
+        log.warning(
+            "could not show the Elastic Managed LLM answer: %s", error.response.get("error")
+        )
+
+
+def _list_connectors(deps: Deps, respond: Respond, *, space_id: str) -> None:
+    try:
+        connectors = catalog.list_connectors(deps, space_id=space_id)
+    except KibanaNotFoundError:
+        respond(text=f"Kibana has no space `{escape(space_id[:100])}`.")
+        return
+    except KibanaError as error:
+        respond(text=f"Kibana could not be asked: {escape(error.message)}")
+        return
+    text, blocks = build_connector_list(space_id, connectors)
+    respond(text=text, blocks=to_dicts(blocks))
 
 
 def _cancel(deps: Deps, words: list[str], *, actor: str, command: str) -> str:

@@ -86,6 +86,21 @@ def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
                 value=value,
                 style="danger",
             ),
+            ButtonElement(
+                text=PlainTextObject(text="Deliver as kibana.yml"),
+                action_id=ActionId.DELIVER_YAML.value,
+                value=value,
+                confirm=ConfirmObject(
+                    title=PlainTextObject(text="Deliver as kibana.yml?"),
+                    text=MarkdownTextObject(
+                        text="For a self-managed stack: you get the preconfigured-connector "
+                        "entry and keystore commands privately; nothing is created through the "
+                        "API. Kibana must be restarted; not available on serverless."
+                    ),
+                    confirm=PlainTextObject(text="Deliver"),
+                    deny=PlainTextObject(text="Back"),
+                ),
+            ),
         ],
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from slack_sdk.models.blocks import (
     Block,
@@ -45,10 +45,15 @@ def build_request_view(
     spec: ProviderSpec,
     *,
     carried: Mapping[str, str] | None = None,
-    type_notes: Mapping[Provider, str] | None = None,
+    unavailable: Mapping[Provider, str] | None = None,
+    deprecated: Collection[str] = (),
 ) -> View:
-    """The request form for ``spec``, prefilled with ``carried`` values."""
-    notes = type_notes or {}
+    """The request form for ``spec``, prefilled with ``carried`` values.
+
+    ``unavailable`` marks providers this Kibana can't take (with why); ``deprecated`` lists
+    connector types Kibana marks deprecated, which the API still creates.
+    """
+    notes = dict(unavailable or {})
     blocks: list[Block] = [
         section(
             "Ask for an LLM connector in Kibana. An approver decides; the bot then creates it "
@@ -57,7 +62,14 @@ def build_request_view(
         _provider_select(spec, notes),
     ]
     if spec.key in notes:
-        blocks.append(context(f":warning: {escape(notes[spec.key])}"))
+        blocks.append(context(f":no_entry: Not available: {escape(notes[spec.key])}."))
+    if spec.connector_type_id in deprecated:
+        blocks.append(
+            context(
+                f":information_source: Kibana marks {spec.connector_type_id} connectors "
+                "deprecated (9.5+); the bot still creates them through the API."
+            )
+        )
     if not spec.creates_connector:
         blocks.append(
             section(
@@ -75,7 +87,9 @@ def build_request_view(
         title=PlainTextObject(text=TITLE),
         submit=PlainTextObject(text="Submit request" if spec.creates_connector else "Check"),
         close=PlainTextObject(text="Cancel"),
-        private_metadata=encode(RequestFormMetadata(provider=spec.key)),
+        private_metadata=encode(
+            RequestFormMetadata(provider=spec.key, unavailable=notes, deprecated=sorted(deprecated))
+        ),
         blocks=blocks,
     )
 

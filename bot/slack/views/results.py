@@ -20,6 +20,12 @@ def _subject(snapshot: RequestSnapshot) -> str:
 
 
 def outcome_headline(snapshot: RequestSnapshot) -> str:
+    if snapshot.status is S.DELIVERED:
+        return (
+            f":package: Approved by {mention(snapshot.decided_by or '')} as a kibana.yml "
+            "preconfigured connector: a Kibana admin adds it to kibana.yml and restarts Kibana, "
+            "then it appears in every space."
+        )
     if snapshot.status is S.TESTED_OK:
         return ":large_green_circle: Connector created and tested: it works."
     if snapshot.status is S.TEST_FAILED:
@@ -84,6 +90,7 @@ def outcome_text(snapshot: RequestSnapshot) -> str:
         S.REJECTED: f"rejected by <@{snapshot.decided_by}>",
         S.CANCELLED: "cancelled",
         S.EXPIRED: "expired",
+        S.DELIVERED: "approved for delivery as a kibana.yml preconfigured connector",
     }.get(snapshot.status, snapshot.status.value)
     return (
         f"{snapshot.reference}: {snapshot.provider_label} connector “{snapshot.connector_name}” "
