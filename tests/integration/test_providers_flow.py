@@ -230,7 +230,7 @@ def test_a_failed_bedrock_test_is_explained_in_plain_language(bot: BotHarness) -
         status="error",
         message="an error occurred while running the action",
         service_message="Status code: 400. Message: API Error: Bad Request - Invocation of model "
-        "ID anthropic.claude-sonnet-4-5 with on-demand throughput isn’t supported.",
+        "ID anthropic.claude-sonnet-4-5 with on-demand throughput isn\u2019t supported.",
     )
     values = {**_values(Provider.BEDROCK), "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"}
     reference = reference_from(bot.request_via_form(values, provider="bedrock"))
