@@ -84,18 +84,19 @@ def run(settings: Settings, keys: list[bytes]) -> None:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            log.info("serving Slack over Socket Mode")
             handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
-            handler.start()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
-        else:
-            server = make_server(
-                runtime.wsgi(),
-                host=settings.host,
-                port=settings.port,
-                threads=settings.http_threads,
+            handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
+            log.info("connected to Slack over Socket Mode; /healthz on port %d", settings.port)
+            application = runtime.wsgi(
+                serve_slack=False, slack_ready=lambda: bool(handler.client.is_connected())
             )
+        else:
+            application = runtime.wsgi()
             log.info("serving Slack on http://%s:%d/slack/events", settings.host, settings.port)
-            server.run()
+        server = make_server(
+            application, host=settings.host, port=settings.port, threads=settings.http_threads
+        )
+        server.run()
     except (KeyboardInterrupt, SystemExit):
         log.info("stopping")
     finally:

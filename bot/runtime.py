@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from bot.db.migrate import upgrade_database
 from bot.db.session import database_answers, make_engine, make_session_factory, session_scope
 from bot.deps import Deps, Policy
 from bot.kibana.client import KibanaClient, make_http_client
+from bot.metrics import metrics_text
 from bot.server import make_wsgi_app
 from bot.services.worker import JobRunner
 from bot.slack.notifier import SlackNotifier
@@ -36,8 +38,19 @@ class Runtime:
     app: App
     runner: JobRunner
 
-    def wsgi(self) -> WSGIApplication:
-        return make_wsgi_app(self.app, ready=lambda: database_answers(self.engine))
+    def wsgi(
+        self, *, serve_slack: bool = True, slack_ready: Callable[[], bool] | None = None
+    ) -> WSGIApplication:
+        """The HTTP front: Slack (HTTP mode), /healthz and /metrics."""
+
+        def ready() -> bool:
+            return database_answers(self.engine) and (slack_ready is None or slack_ready())
+
+        return make_wsgi_app(
+            self.app if serve_slack else None,
+            ready=ready,
+            metrics=lambda: metrics_text(self.deps.session_factory),
+        )
 
     def close(self) -> None:
         self.runner.stop()

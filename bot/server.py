@@ -21,9 +21,15 @@ log = logging.getLogger(__name__)
 SLACK_PATH = "/slack/events"
 
 
-def make_wsgi_app(app: App, *, ready: Callable[[], bool]) -> WSGIApplication:
-    """Route Slack's requests to Bolt and answer health checks without calling Slack or Kibana."""
-    slack = SlackRequestHandler(app, path=SLACK_PATH)
+def make_wsgi_app(
+    app: App | None,
+    *,
+    ready: Callable[[], bool],
+    metrics: Callable[[], str] | None = None,
+) -> WSGIApplication:
+    """Route Slack's requests to Bolt (HTTP mode; None in Socket Mode), answer health checks
+    without calling Slack or Kibana, and serve metrics."""
+    slack = SlackRequestHandler(app, path=SLACK_PATH) if app is not None else None
 
     def application(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -33,6 +39,18 @@ def make_wsgi_app(app: App, *, ready: Callable[[], bool]) -> WSGIApplication:
             return _json(
                 start_response, 200 if ok else 503, {"status": "ok" if ok else "unavailable"}
             )
+        if path == "/metrics" and method == "GET" and metrics is not None:
+            payload = metrics().encode()
+            start_response(
+                "200 OK",
+                [
+                    ("Content-Type", "text/plain; version=0.0.4"),
+                    ("Content-Length", str(len(payload))),
+                ],
+            )
+            return [payload]
+        if slack is None:
+            return _json(start_response, 404, {"error": "not found"})
         if path == SLACK_PATH and method != "POST":
             return _json(start_response, 405, {"error": "use POST"}, allow="POST")
         return slack(environ, start_response)
@@ -44,7 +62,9 @@ def _json(
     start_response: StartResponse, status: int, body: dict[str, str], *, allow: str | None = None
 ) -> list[bytes]:
     payload = json.dumps(body).encode()
-    reason = {200: "OK", 405: "Method Not Allowed", 503: "Service Unavailable"}[status]
+    reason = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}[
+        status
+    ]
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
     if allow:
         headers.append(("Allow", allow))

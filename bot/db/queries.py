@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
@@ -203,7 +203,7 @@ def reschedule_job(*, session: Session, job_id: int, run_after: datetime, error:
 
 
 def count_queued_jobs(*, session: Session) -> int:
-    return len(list(session.scalars(select(Job.id).where(Job.status == "queued"))))
+    return int(session.scalar(select(func.count()).where(Job.status == "queued")) or 0)
 
 
 def list_jobs(*, session: Session, request_id: int) -> list[Job]:
@@ -247,3 +247,30 @@ def release_all_leases(*, session: Session) -> None:
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def count_requests_by_status(*, session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(ConnectorRequest.status, func.count()).group_by(ConnectorRequest.status)
+    ).all()
+    return {str(status): int(count) for status, count in rows}
+
+
+def count_jobs_by_status(*, session: Session) -> dict[str, int]:
+    rows = session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    return {str(status): int(count) for status, count in rows}
+
+
+def oldest_due_job(*, session: Session, now: datetime) -> datetime | None:
+    return session.scalar(
+        select(func.min(Job.run_after)).where(Job.status == "queued", Job.run_after <= now)
+    )
+
+
+def count_attempts_by_outcome(*, session: Session) -> dict[tuple[str, str], int]:
+    rows = session.execute(
+        select(ProvisioningAttempt.operation, ProvisioningAttempt.outcome, func.count()).group_by(
+            ProvisioningAttempt.operation, ProvisioningAttempt.outcome
+        )
+    ).all()
+    return {(str(op), str(outcome)): int(count) for op, outcome, count in rows}

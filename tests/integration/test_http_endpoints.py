@@ -98,3 +98,23 @@ def test_healthz_fails_when_the_database_does_not_answer(bot: BotHarness) -> Non
 def test_other_paths_and_methods(bot: BotHarness) -> None:
     assert bot.http.get(f"{bot.url}/slack/events").status_code == 405
     assert bot.http.get(f"{bot.url}/nope").status_code == 404
+
+
+def test_metrics_report_requests_jobs_and_kibana_calls_from_the_database(bot: BotHarness) -> None:
+    from tests.harness import APPROVER, reference_from
+
+    reference = reference_from(bot.request_via_form({
+        "name": "Metrics GPT", "space": "default", "model": "gpt-4.1",
+        "api_key": "sk-proj-metrics0123456789", "justification": "metrics",
+    }))
+    bot.click(reference, "approval.approve", user=APPROVER)
+    bot.wait_status(reference, "tested_ok")
+    bot.wait_idle()
+    response = bot.http.get(f"{bot.url}/metrics")
+    assert response.status_code == 200
+    text = response.text
+    assert 'connector_bot_requests{status="tested_ok"} 1' in text
+    assert 'connector_bot_requests{status="pending"} 0' in text
+    assert 'connector_bot_jobs{status="queued"} 0' in text
+    assert 'connector_bot_kibana_calls_total{operation="create",outcome="ok"} 1' in text
+    assert "connector_bot_job_lag_seconds 0.000" in text
