@@ -106,6 +106,7 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
             client,
             approval_channel=settings.approval_channel,
             notify_channel=settings.notify_channel,
+            slash_command=settings.slash_command,
         ),
         policy=policy_from(settings),
     )

@@ -32,9 +32,15 @@ class SlackNotifier:
     """Posts and updates the bot's messages; maps Slack failures to retry or give up."""
 
     def __init__(
-        self, client: WebClient, *, approval_channel: str, notify_channel: str | None
+        self,
+        client: WebClient,
+        *,
+        approval_channel: str,
+        notify_channel: str | None,
+        slash_command: str = "/llm-connector",
     ) -> None:
         self._client = client
+        self._command = slash_command
         self._approval_channel = approval_channel
         self._notify_channel = notify_channel
 
@@ -62,7 +68,7 @@ class SlackNotifier:
         self._post(request.card_channel, text, blocks, thread_ts=request.card_ts)
 
     def dm_requester(self, request: RequestSnapshot, notice: Notice) -> None:
-        text, blocks = requester_message(request, notice)
+        text, blocks = requester_message(request, notice, command=self._command)
         self._post(request.requested_by, text, blocks)
 
     def notify_channel(self, request: RequestSnapshot) -> None:

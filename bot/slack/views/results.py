@@ -98,14 +98,16 @@ def outcome_text(snapshot: RequestSnapshot) -> str:
     )
 
 
-def requester_message(snapshot: RequestSnapshot, notice: Notice) -> tuple[str, list[Block]]:
+def requester_message(
+    snapshot: RequestSnapshot, notice: Notice, *, command: str = "/llm-connector"
+) -> tuple[str, list[Block]]:
     """The DM to the requester about a notice."""
     if notice is Notice.OUTCOME:
         return outcome_text(snapshot), build_outcome_blocks(snapshot)
     if notice is Notice.SUBMITTED:
         text = (
             f"Your request {_subject(snapshot)} is waiting for an approver. "
-            f"Cancel it with `cancel {snapshot.reference}` while it waits."
+            f"Cancel it with `{command} cancel {snapshot.reference}` while it waits."
         )
     elif snapshot.status is S.REJECTED:
         reason = escape(truncate(snapshot.decision_reason or "", 1000))
