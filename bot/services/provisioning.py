@@ -25,6 +25,7 @@ from bot.kibana.errors import (
 )
 from bot.kibana.models import Connector, CreateConnector
 from bot.services.jobs import JobContext, RetryLaterError
+from bot.services.transitions import move
 
 log = logging.getLogger(__name__)
 S = RequestStatus
@@ -104,14 +105,13 @@ def _start_provisioning(deps: Deps, request_id: int | None) -> _Work | None:
         if row is None:
             return None
         if row.status == S.APPROVED.value:
-            queries.transition(
-                session=session, request_id=row.id, sources=[S.APPROVED], target=S.PROVISIONING
-            )
-            queries.add_audit(
-                session=session,
-                action=AuditAction.PROVISIONING_STARTED,
+            move(
+                session,
                 request_id=row.id,
-                actor=None,
+                sources=[S.APPROVED],
+                target=S.PROVISIONING,
+                now=deps.clock(),
+                action=AuditAction.PROVISIONING_STARTED,
                 detail={"connector_id": row.kibana_connector_id},
             )
         elif row.status != S.PROVISIONING.value:
@@ -144,27 +144,17 @@ def _mark_provisioned(deps: Deps, work: _Work, connector: Connector) -> None:
     with session_scope(deps.session_factory) as session:
         row = queries.get_request(session=session, request_id=work.request_id)
         assert row is not None  # noqa: S101 - rows are never deleted
-        changed = queries.transition(
-            session=session,
+        changed = move(
+            session,
             request_id=work.request_id,
             sources=[S.PROVISIONING],
             target=S.PROVISIONED,
-            values={"secrets_ciphertext": None, "warnings": [*row.warnings, *warnings]},
+            now=deps.clock(),
+            action=AuditAction.PROVISIONED,
+            detail={"connector_id": connector.id, "space": work.space_id},
+            values={"warnings": [*row.warnings, *warnings]},
         )
         if changed:
-            queries.add_audit(
-                session=session,
-                action=AuditAction.PROVISIONED,
-                request_id=work.request_id,
-                actor=None,
-                detail={"connector_id": connector.id, "space": work.space_id},
-            )
-            queries.add_audit(
-                session=session,
-                action=AuditAction.SECRETS_ERASED,
-                request_id=work.request_id,
-                actor=None,
-            )
             queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=work.request_id)
             queries.enqueue(
                 session=session, kind=JobKind.TEST_CONNECTOR, request_id=work.request_id
@@ -213,23 +203,17 @@ def run_connector_test(deps: Deps, job: JobContext) -> None:
 
 
 def _finish_test(deps: Deps, work: _Work, outcome: Outcome) -> None:
-    target = S.TESTED_OK if outcome.ok else S.TEST_FAILED
     with session_scope(deps.session_factory) as session:
-        changed = queries.transition(
-            session=session,
+        if move(
+            session,
             request_id=work.request_id,
             sources=[S.PROVISIONED],
-            target=target,
-            values={"result": outcome.model_dump(mode="json"), "finished_at": deps.clock()},
-        )
-        if changed:
-            queries.add_audit(
-                session=session,
-                action=AuditAction.TESTED,
-                request_id=work.request_id,
-                actor=None,
-                detail={"ok": outcome.ok},
-            )
+            target=S.TESTED_OK if outcome.ok else S.TEST_FAILED,
+            now=deps.clock(),
+            action=AuditAction.TESTED,
+            detail={"ok": outcome.ok},
+            values={"result": outcome.model_dump(mode="json")},
+        ):
             _queue_outcome_notices(session, deps, work.request_id)
     deps.wake_workers()
 
@@ -253,34 +237,17 @@ def _retry_or_give_up(deps: Deps, work: _Work, job: JobContext, outcome: Outcome
 
 
 def _fail(deps: Deps, work: _Work, job: JobContext, outcome: Outcome) -> None:
-    now = deps.clock()
     with session_scope(deps.session_factory) as session:
-        changed = queries.transition(
-            session=session,
+        if move(
+            session,
             request_id=work.request_id,
             sources=[S.PROVISIONING],
             target=S.FAILED,
-            values={
-                "secrets_ciphertext": None,
-                "result": outcome.model_dump(mode="json"),
-                "failure_message": outcome.message,
-                "finished_at": now,
-            },
-        )
-        if changed:
-            queries.add_audit(
-                session=session,
-                action=AuditAction.PROVISIONING_FAILED,
-                request_id=work.request_id,
-                actor=None,
-                detail={"status": outcome.http_status, "attempt": job.attempt},
-            )
-            queries.add_audit(
-                session=session,
-                action=AuditAction.SECRETS_ERASED,
-                request_id=work.request_id,
-                actor=None,
-            )
+            now=deps.clock(),
+            action=AuditAction.PROVISIONING_FAILED,
+            detail={"status": outcome.http_status, "attempt": job.attempt},
+            values={"result": outcome.model_dump(mode="json"), "failure_message": outcome.message},
+        ):
             _queue_outcome_notices(session, deps, work.request_id)
     deps.wake_workers()
 

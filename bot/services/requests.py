@@ -16,6 +16,7 @@ from bot.domain.rules import REFUSAL_TEXT, decision_refusal
 from bot.domain.schemas import RequestDraft, RequestSnapshot
 from bot.errors import InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
 from bot.services.snapshots import to_snapshot
+from bot.services.transitions import move
 
 log = logging.getLogger(__name__)
 S = RequestStatus
@@ -122,8 +123,6 @@ def _decide(
         "decided_at": now,
         "decision_reason": reason,
     }
-    if not approved:
-        values.update(secrets_ciphertext=None, finished_at=now)
     with session_scope(deps.session_factory) as session:
         row = _load(session, request_id)
         refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
@@ -131,11 +130,15 @@ def _decide(
         if refusal is not None:
             _record_refusal(session, row, actor, refusal.value)
         else:
-            changed = queries.transition(
-                session=session,
+            changed = move(
+                session,
                 request_id=request_id,
                 sources=[S.PENDING],
                 target=target,
+                now=now,
+                action=AuditAction.APPROVED if approved else AuditAction.REJECTED,
+                actor=actor,
+                detail={"reason": reason} if reason else {},
                 values=values,
             )
         if changed:
@@ -145,14 +148,6 @@ def _decide(
                 decision=decision.value,
                 actor=actor,
                 reason=reason,
-            )
-            action = AuditAction.APPROVED if approved else AuditAction.REJECTED
-            queries.add_audit(
-                session=session,
-                action=action,
-                request_id=request_id,
-                actor=actor,
-                detail={"reason": reason} if reason else {},
             )
             _queue_decision_notices(session, request_id, approved=approved, deps=deps)
         snapshot = to_snapshot(_load(session, request_id))
@@ -177,12 +172,8 @@ def _queue_decision_notices(
     )
     if approved:
         queries.enqueue(session=session, kind=JobKind.PROVISION, request_id=request_id)
-    else:
-        queries.add_audit(
-            session=session, action=AuditAction.SECRETS_ERASED, request_id=request_id, actor=None
-        )
-        if deps.policy.notify_channel:
-            queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
+    elif deps.policy.notify_channel:
+        queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
 
 
 def deliver_as_yaml(
@@ -205,18 +196,24 @@ def deliver_as_yaml(
             if row.secrets_ciphertext is not None:
                 secret_names = sorted(deps.secret_box.open(row.secrets_ciphertext))
             reason = "delivered as a kibana.yml preconfigured connector"
-            changed = queries.transition(
-                session=session,
+            decided = {"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason}
+            changed = move(
+                session,
                 request_id=request_id,
                 sources=[S.PENDING],
                 target=S.APPROVED,
-                values={"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason},
-            ) and queries.transition(
-                session=session,
+                now=now,
+                action=AuditAction.APPROVED,
+                actor=actor,
+                values=decided,
+            ) and move(
+                session,
                 request_id=request_id,
                 sources=[S.APPROVED],
                 target=S.DELIVERED,
-                values={"secrets_ciphertext": None, "finished_at": now},
+                now=now,
+                action=AuditAction.DELIVERED_AS_YAML,
+                actor=actor,
             )
         if changed:
             queries.add_decision(
@@ -226,14 +223,6 @@ def deliver_as_yaml(
                 actor=actor,
                 reason="delivered as kibana.yml",
             )
-            for action in (
-                AuditAction.APPROVED,
-                AuditAction.DELIVERED_AS_YAML,
-                AuditAction.SECRETS_ERASED,
-            ):
-                queries.add_audit(
-                    session=session, action=action, request_id=request_id, actor=actor
-                )
             queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
             queries.enqueue(
                 session=session,
@@ -261,17 +250,16 @@ def cancel_request(deps: Deps, *, reference: str, actor: str) -> RequestSnapshot
             raise RequestNotFoundError(f"There is no request {reference}.")
         if row.requested_by_slack_id != actor:
             raise NotAuthorizedError(f"Only the person who asked for {reference} can cancel it.")
-        changed = queries.transition(
-            session=session,
+        changed = move(
+            session,
             request_id=row.id,
             sources=[S.PENDING],
             target=S.CANCELLED,
-            values={"secrets_ciphertext": None, "finished_at": now},
+            now=now,
+            action=AuditAction.CANCELLED,
+            actor=actor,
         )
         if changed:
-            queries.add_audit(
-                session=session, action=AuditAction.CANCELLED, request_id=row.id, actor=actor
-            )
             _queue_closing_notices(session, row.id, notify_requester=False)
         snapshot = to_snapshot(_load(session, row.id))
     if not changed:
@@ -286,16 +274,14 @@ def expire_due_requests(deps: Deps) -> int:
     expired = 0
     with session_scope(deps.session_factory) as session:
         for request_id in queries.expired_pending_ids(session=session, now=now):
-            if queries.transition(
-                session=session,
+            if move(
+                session,
                 request_id=request_id,
                 sources=[S.PENDING],
                 target=S.EXPIRED,
-                values={"secrets_ciphertext": None, "finished_at": now},
+                now=now,
+                action=AuditAction.EXPIRED,
             ):
-                queries.add_audit(
-                    session=session, action=AuditAction.EXPIRED, request_id=request_id, actor=None
-                )
                 _queue_closing_notices(session, request_id, notify_requester=True)
                 expired += 1
     if expired:

@@ -1,0 +1,54 @@
+"""One way to move a request between states: compare-and-set, audit, and the secrets rule."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.db import queries
+from bot.domain.enums import AuditAction, RequestStatus
+from bot.domain.rules import FINAL_STATES, SECRET_HOLDING_STATES
+
+
+def move(
+    session: Session,
+    *,
+    request_id: int,
+    sources: Collection[RequestStatus],
+    target: RequestStatus,
+    now: datetime,
+    action: AuditAction | None,
+    actor: str | None = None,
+    detail: dict[str, Any] | None = None,
+    values: dict[str, Any] | None = None,
+) -> bool:
+    """Compare-and-set the status; True for the single caller whose source state matched.
+
+    Leaving the states that hold secrets erases them in the same write (and audits it);
+    reaching a final state stamps ``finished_at``.
+    """
+    update = dict(values or {})
+    erases = target not in SECRET_HOLDING_STATES and bool(set(sources) & SECRET_HOLDING_STATES)
+    if erases:
+        update["secrets_ciphertext"] = None
+    if target in FINAL_STATES:
+        update.setdefault("finished_at", now)
+    changed = queries.transition(
+        session=session, request_id=request_id, sources=sources, target=target, values=update
+    )
+    if changed:
+        if action is not None:
+            queries.add_audit(
+                session=session, action=action, request_id=request_id, actor=actor, detail=detail
+            )
+        if erases:
+            queries.add_audit(
+                session=session,
+                action=AuditAction.SECRETS_ERASED,
+                request_id=request_id,
+                actor=None,
+            )
+    return changed
