@@ -103,10 +103,17 @@ def test_other_paths_and_methods(bot: BotHarness) -> None:
 def test_metrics_report_requests_jobs_and_kibana_calls_from_the_database(bot: BotHarness) -> None:
     from tests.harness import APPROVER, reference_from
 
-    reference = reference_from(bot.request_via_form({
-        "name": "Metrics GPT", "space": "default", "model": "gpt-4.1",
-        "api_key": "sk-proj-metrics0123456789", "justification": "metrics",
-    }))
+    reference = reference_from(
+        bot.request_via_form(
+            {
+                "name": "Metrics GPT",
+                "space": "default",
+                "model": "gpt-4.1",
+                "api_key": "sk-proj-metrics0123456789",
+                "justification": "metrics",
+            }
+        )
+    )
     bot.click(reference, "approval.approve", user=APPROVER)
     bot.wait_status(reference, "tested_ok")
     bot.wait_idle()
