@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 from types import FrameType
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -40,11 +41,11 @@ def main(argv: list[str] | None = None) -> int:
             is_sqlite=settings.is_sqlite,
         )
         _check_slack_token(settings)
+        run(settings, keys)
     except ConfigError as error:
         for problem in error.problems:
             sys.stderr.write(f"configuration error: {problem}\n")
         return 2
-    run(settings, keys)
     return 0
 
 
@@ -80,15 +81,17 @@ def run(settings: Settings, keys: list[bytes]) -> None:
     runtime = build_runtime(settings, keys)
     runtime.runner.start()
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    handler = None
     try:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             handler = SocketModeHandler(runtime.app, settings.slack_app_token.get_secret_value())
-            handler.connect()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
+            _connect(handler)
             log.info("connected to Slack over Socket Mode; /healthz on port %d", settings.port)
+            client = handler.client
             application = runtime.wsgi(
-                serve_slack=False, slack_ready=lambda: bool(handler.client.is_connected())
+                serve_slack=False, slack_ready=lambda: bool(client.is_connected())
             )
         else:
             application = runtime.wsgi()
@@ -100,7 +103,26 @@ def run(settings: Settings, keys: list[bytes]) -> None:
     except (KeyboardInterrupt, SystemExit):
         log.info("stopping")
     finally:
+        if handler is not None:
+            handler.close()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
         runtime.close()
+
+
+def _connect(handler: Any) -> None:
+    """Open the Socket Mode connection; a token Slack refuses is a configuration error."""
+    try:
+        handler.connect()
+    except SlackApiError as error:
+        code = error.response.get("error")
+        if code in {
+            "invalid_auth",
+            "not_authed",
+            "not_allowed_token_type",
+            "token_revoked",
+            "account_inactive",
+        }:
+            raise ConfigError([f"SLACK_APP_TOKEN: Slack rejected it ({code})"]) from None
+        raise
 
 
 def _exit_on_signal(_signum: int, _frame: FrameType | None) -> None:

@@ -19,17 +19,18 @@ def create_app(
     client: WebClient,
     signing_secret: str,
     slash_command: str,
-    listener_threads: int = 32,
+    listener_executor: ThreadPoolExecutor | None = None,
 ) -> App:
     """The Slack app. Listeners only ack, parse, call a service and render."""
+    executor = listener_executor or ThreadPoolExecutor(
+        max_workers=32, thread_name_prefix="slack-listener"
+    )
     app = App(
         client=client,
         signing_secret=signing_secret,
         token_verification_enabled=False,
         process_before_response=False,
-        listener_executor=ThreadPoolExecutor(
-            max_workers=listener_threads, thread_name_prefix="slack-listener"
-        ),
+        listener_executor=executor,
         logger=logging.getLogger("slack_bolt"),
     )
     register_listeners(app, deps, slash_command=slash_command)

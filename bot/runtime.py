@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -37,6 +38,7 @@ class Runtime:
     deps: Deps
     app: App
     runner: JobRunner
+    listeners: ThreadPoolExecutor
 
     def wsgi(
         self, *, serve_slack: bool = True, slack_ready: Callable[[], bool] | None = None
@@ -53,7 +55,9 @@ class Runtime:
         )
 
     def close(self) -> None:
+        """Stop taking work, let running listeners and jobs finish, then close connections."""
         self.runner.stop()
+        self.listeners.shutdown(wait=True, cancel_futures=True)
         self.kibana.close()
         self.deps.kibana_quick.close()
         self.engine.dispose()
@@ -117,11 +121,14 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
         poll_seconds=poll_seconds,
     )
     signing_secret = settings.slack_signing_secret
+    listeners = ThreadPoolExecutor(
+        max_workers=settings.http_threads, thread_name_prefix="slack-listener"
+    )
     app = create_app(
         deps,
         client=client,
         signing_secret=signing_secret.get_secret_value() if signing_secret else "socket-mode",
         slash_command=settings.slash_command,
-        listener_threads=settings.http_threads,
+        listener_executor=listeners,
     )
-    return Runtime(settings, engine, client, kibana, deps, app, runner)
+    return Runtime(settings, engine, client, kibana, deps, app, runner, listeners)

@@ -461,6 +461,7 @@ def validate_view(view: Any, kinds: Iterable[str] = ("modal", "home")) -> list[s
 # ---------------------------------------------------------------------------------------------
 RESPONSE_URL_PATH = "/respond/"
 RESPONSE_URL_METHOD = "response_url"
+APPS_CONNECTIONS_OPEN = "apps.connections.open"  # the one method that takes the app token
 
 
 @dataclass(frozen=True)
@@ -574,11 +575,14 @@ class FakeSlack:
         self,
         *,
         bot_token: str = "xoxb-test-token",  # noqa: S107
+        app_token: str = "xapp-1-A0001-test",  # noqa: S107
         trigger_ttl: float = TRIGGER_TTL_SECONDS,
         bot_user_id: str = "UBOT",
         team_id: str = "T0001",
     ) -> None:
         self._bot_token = bot_token
+        self._app_token = app_token
+        self._socket_url: str | None = None  # what apps.connections.open hands out
         self._trigger_ttl = trigger_ttl
         self._bot_user_id = bot_user_id
         self._team_id = team_id
@@ -606,6 +610,7 @@ class FakeSlack:
         self._delays: dict[str, float] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
+            APPS_CONNECTIONS_OPEN: self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -667,6 +672,22 @@ class FakeSlack:
                 "real_name": real_name or name or user_id,
                 "is_bot": False,
             }
+
+    @property
+    def app_token(self) -> str:
+        """The app-level token (xapp-) that apps.connections.open accepts."""
+        return self._app_token
+
+    @property
+    def socket_url(self) -> str | None:
+        """The Socket Mode URL apps.connections.open answers (None: Socket Mode is off)."""
+        with self._lock:
+            return self._socket_url
+
+    @socket_url.setter
+    def socket_url(self, url: str | None) -> None:
+        with self._lock:
+            self._socket_url = url
 
     def issue_trigger_id(self, *, view_id: str | None = None) -> str:
         """A fresh single-use trigger id; view_id says which modal views.push stacks onto."""
@@ -806,8 +827,10 @@ class FakeSlack:
                 status, response = 404, _error("unknown_method")
             elif not authorization or not authorization.startswith("Bearer ") or not token:
                 response = _error("not_authed")
-            elif token != self._bot_token:
-                response = _error("invalid_auth")
+            elif token != (self._app_token if method == APPS_CONNECTIONS_OPEN else self._bot_token):
+                # A genuine token of the other kind (bot vs app-level) is the wrong type.
+                wrong_type = token in (self._bot_token, self._app_token)
+                response = _error("not_allowed_token_type" if wrong_type else "invalid_auth")
             elif parse_error:
                 response = _error(parse_error)
             elif failure := self._pop_failure(method):
@@ -934,6 +957,11 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        if self._socket_url is None:
+            raise _SlackError("not_allowed_token_type")  # the app has Socket Mode turned off
+        return {"url": self._socket_url}
 
     def _chat_post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args.get("channel"), allow_user=True)
