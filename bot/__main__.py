@@ -11,7 +11,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.config import ConfigError, DatabaseSettings, Settings, load_settings
+from bot.config import ConfigError, Settings, load_database_settings, load_settings
 from bot.crypto import resolve_keys
 from bot.db.migrate import upgrade_database
 from bot.db.session import make_engine
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     try:
         if args[:1] == ["migrate"]:
-            upgrade_database(make_engine(DatabaseSettings().database_url))
+            upgrade_database(make_engine(load_database_settings().database_url))
             return 0
         if args:
             sys.stderr.write("usage: python -m bot [migrate]\n")

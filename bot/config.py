@@ -15,8 +15,8 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -84,11 +84,13 @@ class Settings(DatabaseSettings):
     """Every variable of the runtime contract, validated at start."""
 
     slack_bot_token: SecretStr = Field(description="Bot token (xoxb-).")
-    slack_signing_secret: SecretStr | None = Field(
-        default=None, description="HTTP mode: verifies every request from Slack."
-    )
     slack_app_token: SecretStr | None = Field(
         default=None, description="When set, Socket Mode (xapp-) instead of HTTP."
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validate_default=True,
+        description="HTTP mode: verifies every request from Slack.",
     )
     slack_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"))
     kibana_url: AnyHttpUrl = Field(description="The Kibana to provision into.")
@@ -154,27 +156,59 @@ class Settings(DatabaseSettings):
             raise ValueError("must look like /llm-connector")
         return value
 
-    @model_validator(mode="after")
-    def _tokens_fit_the_mode(self) -> Settings:
-        problems: list[str] = []
-        bot_token = self.slack_bot_token.get_secret_value()
-        if not bot_token.startswith("xoxb-") or bot_token.lower() in PLACEHOLDER_SECRETS:
-            problems.append("SLACK_BOT_TOKEN: must be a bot token starting with xoxb-")
-        if self.slack_app_token is not None:
-            if not self.slack_app_token.get_secret_value().startswith("xapp-"):
-                problems.append("SLACK_APP_TOKEN: must be an app-level token starting with xapp-")
-        elif self.slack_signing_secret is None:
-            problems.append(
-                "SLACK_SIGNING_SECRET: missing; HTTP mode needs it (or set SLACK_APP_TOKEN "
-                "for Socket Mode)"
-            )
-        elif self.slack_signing_secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
-            problems.append("SLACK_SIGNING_SECRET: is a placeholder, not the app's signing secret")
-        if self.kibana_api_key.get_secret_value().lower() in PLACEHOLDER_SECRETS:
-            problems.append("KIBANA_API_KEY: is a placeholder, not an encoded API key")
-        if problems:
-            raise ValueError(" | ".join(problems))
-        return self
+    @field_validator(
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "kibana_api_key",
+        "encryption_key",
+    )
+    @classmethod
+    def _trimmed_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Secrets mounted from files often end in a newline: trim it, refuse inner spaces.
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if not text:
+            raise ValueError("is blank")
+        if re.search(r"\s", text):
+            raise ValueError("contains spaces or line breaks inside the value")
+        if text.lower() in PLACEHOLDER_SECRETS and info.field_name != "slack_bot_token":
+            raise ValueError("is a placeholder, not a real value")
+        return SecretStr(text)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if not token.startswith("xoxb-") or token.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret_for_http(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        # A bad SLACK_APP_TOKEN is absent from info.data: Socket Mode was meant, say nothing.
+        http_mode = "slack_app_token" in info.data and info.data["slack_app_token"] is None
+        if value is None and http_mode:
+            raise ValueError("missing; HTTP mode needs it (or set SLACK_APP_TOKEN for Socket Mode)")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        # slack_sdk joins method names onto it: without the slash, /api would be dropped.
+        text = str(value)
+        return value if text.endswith("/") else AnyHttpUrl(text + "/")
 
     @property
     def socket_mode(self) -> bool:
@@ -200,9 +234,6 @@ def describe_validation_error(error: ValidationError) -> list[str]:
     for item in error.errors(include_input=False, include_url=False):
         location = [str(part) for part in item["loc"]]
         message = str(item["msg"]).removeprefix("Value error, ")
-        if not location:
-            problems.extend(part.strip() for part in message.split(" | "))
-            continue
         field = location[0]
         variable = field.upper()
         if item["type"] == "missing":
@@ -217,5 +248,13 @@ def load_settings() -> Settings:
     """Read and validate the environment; raise ConfigError naming each bad variable."""
     try:
         return Settings()
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(error)) from None
+
+
+def load_database_settings() -> DatabaseSettings:
+    """Only DATABASE_URL (for `python -m bot migrate`); ConfigError when it is wrong."""
+    try:
+        return DatabaseSettings()
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error)) from None

@@ -71,11 +71,16 @@ def resolve_keys(*, configured: str | None, database_url: str, is_sqlite: bool) 
     key_file = sqlite_key_file(database_url)
     if key_file is None:
         return [Fernet.generate_key()]
-    if key_file.exists():
+    if key_file.exists() and key_file.read_text().strip():
         return _parse_keys(key_file.read_text(), source=f"key file {key_file}")
+    # Absent, or empty after a crash before anything was encrypted: write one atomically.
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    draft = key_file.with_name(f"{key_file.name}.{os.getpid()}.tmp")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key.decode())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(draft, key_file)
     return [key]

@@ -14,8 +14,9 @@ MASK = "[redacted]"
 SECRET_SHAPES = re.compile(
     r"xox[abprs]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|sk-[A-Za-z0-9_-]{8,}"
     r"|AKIA[A-Z0-9]{16}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[^\"]*?(-----END [A-Z ]*PRIVATE KEY-----|$)"
-    r"|(?i:(authorization|apikey|api-key)[\"':= ]+(ApiKey |Bearer )?)[A-Za-z0-9+/=._-]{8,}"
+    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
+    r"|(?i:(authorization|api_?key|api-key)[\"':= ]+(ApiKey |Bearer )?)[A-Za-z0-9+/=._-]{8,}"
+    r"|(?i:(Bearer|ApiKey) )[A-Za-z0-9+/=._-]{8,}"
 )
 
 
@@ -32,7 +33,11 @@ class RedactingFilter(logging.Filter):
         return SECRET_SHAPES.sub(MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a log call whose arguments don't fit its format
+            message = f"{record.msg} (unformattable arguments)"
+        record.msg = self.redact(message)
         record.args = None
         if record.exc_info:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))

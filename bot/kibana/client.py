@@ -91,6 +91,13 @@ class KibanaClient:
             raise KibanaUnavailableError(
                 f"Kibana did not answer in time ({type(error).__name__})"
             ) from None
+        except httpx.LocalProtocolError:
+            # The request could not even be written (e.g. a header with a line break); the
+            # error text would quote the header, so it is not passed on.
+            raise KibanaRequestError(
+                "The request to Kibana could not be built: check KIBANA_URL and KIBANA_API_KEY "
+                "for spaces or line breaks."
+            ) from None
         except httpx.TransportError as error:
             raise KibanaUnavailableError(
                 f"Kibana could not be reached: {_describe(error)}"
