@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import json
 import threading
@@ -722,20 +723,27 @@ def test_pause_refuses_connections_until_resume(kibana: FakeKibana, client: http
     assert [c["id"] for c in listed.json()] == ["bot-openai"]
 
 
+def _held_together(kibana: FakeKibana, count: int, timeout: float = 10.0) -> bool:
+    """True once ``count`` requests are held by the fake at the same moment."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(kibana.requests_in_flight()) >= count:
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_delay_keeps_the_server_concurrent(kibana: FakeKibana) -> None:
-    kibana.set_delay(0.5, path_contains="/connectors")
+    kibana.set_delay(2.0, path_contains="/connectors")
     with _client(kibana) as client, ThreadPoolExecutor(max_workers=10) as pool:
-        start = time.monotonic()
-        statuses = list(
-            pool.map(lambda _: client.get("/api/actions/connectors").status_code, range(10))
-        )
-        elapsed = time.monotonic() - start
-    assert statuses == [200] * 10
-    assert 0.5 <= elapsed < 3
+        futures = [pool.submit(client.get, "/api/actions/connectors") for _ in range(10)]
+        # All ten are inside the fake at once: it does not answer them one by one.
+        assert _held_together(kibana, 10)
+        assert [f.result().status_code for f in futures] == [200] * 10
 
 
 def test_fifty_concurrent_slow_requests(kibana: FakeKibana) -> None:
-    kibana.set_delay(0.5, method="POST")
+    kibana.set_delay(2.0, method="POST")
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
     with (
         httpx.Client(
@@ -747,22 +755,24 @@ def test_fifty_concurrent_slow_requests(kibana: FakeKibana) -> None:
         ) as client,
         ThreadPoolExecutor(max_workers=50) as pool,
     ):
-        start = time.monotonic()
-        statuses = list(
-            pool.map(
-                lambda n: client.post(f"{CONNECTOR}/bot-{n}", json=BODIES["openai"]).status_code,
-                range(50),
-            )
-        )
-        elapsed = time.monotonic() - start
-    assert statuses == [200] * 50
-    assert elapsed < 5
+        futures = [
+            pool.submit(client.post, f"{CONNECTOR}/bot-{n}", json=BODIES["openai"])
+            for n in range(50)
+        ]
+        assert _held_together(kibana, 50)
+        assert [f.result().status_code for f in futures] == [200] * 50
     assert len(kibana.connectors()) == 50
     kibana.set_delay(0, method="POST")
-    with _client(kibana) as client:
-        start = time.monotonic()
-        client.post(f"{CONNECTOR}/fast", json=BODIES["openai"])
-        assert time.monotonic() - start < 0.4
+    kibana.set_delay(30.0, method="GET")
+    with _client(kibana) as client, ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(client.get, "/api/actions/connectors")
+        assert _held_together(kibana, 1)
+        # With the POST delay removed, a create is answered while the GET is still held.
+        assert client.post(f"{CONNECTOR}/fast", json=BODIES["openai"]).status_code == 200
+        assert len(kibana.requests_in_flight()) == 1
+        kibana.stop()  # releases the held GET; its answer no longer matters
+        with contextlib.suppress(httpx.HTTPError):
+            held.result()
 
 
 def test_wait_for_request(kibana: FakeKibana, client: httpx.Client) -> None:
