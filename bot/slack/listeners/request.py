@@ -20,6 +20,7 @@ from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.views.common import escape, to_dicts
 from bot.slack.views.connector_list import build_connector_list
 from bot.slack.views.request_modal import (
+    build_managed_llm_view,
     build_notice_view,
     build_request_view,
     build_submitted_view,
@@ -173,23 +174,8 @@ def _open_request_modal(
 
 def _answer_managed_llm(deps: Deps, client: WebClient, *, view_id: str) -> None:
     answer = catalog.find_managed_llm(deps, space_id="default")
-    if answer.connector is not None:
-        text = (
-            f":white_check_mark: *{escape(answer.connector.name)}* (`{answer.connector.id}`) is "
-            "ready to use: pick it as the connector in the AI Assistant, Attack Discovery or "
-            "Playground. Nothing to create, no approval needed."
-        )
-    else:
-        problem = f" ({escape(answer.problem)})" if answer.problem else ""
-        text = (
-            f":information_source: This Kibana has no Elastic Managed LLM connector{problem}. "
-            "It is preconfigured by Elastic on eligible Elastic Cloud deployments and serverless "
-            "projects (it is billed per token), and it needs the `manage_inference` cluster "
-            "privilege. Ask your Elastic admin about eligibility, or request one of the other "
-            "providers."
-        )
     try:
-        client.views_update(view_id=view_id, view=build_notice_view("Elastic Managed LLM", text))
+        client.views_update(view_id=view_id, view=build_managed_llm_view(answer))
     except SlackApiError as error:
         log.warning(
             "could not show the Elastic Managed LLM answer: %s", error.response.get("error")

@@ -17,6 +17,7 @@ from bot.domain.enums import Provider
 from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, FieldSpec
 from bot.domain.providers import PROVIDERS, ProviderSpec
 from bot.domain.schemas import RequestSnapshot
+from bot.services.catalog import ManagedLlm
 from bot.slack.ids import ActionId, BlockId, CallbackId, field_block_id
 from bot.slack.metadata import RejectMetadata, RequestFormMetadata, encode
 from bot.slack.views.common import context, escape, field_input, option, section
@@ -141,6 +142,26 @@ def build_notice_view(title: str, text: str) -> View:
         close=PlainTextObject(text="Done"),
         blocks=[section(text)],
     )
+
+
+def build_managed_llm_view(answer: ManagedLlm) -> View:
+    """Whether Elastic Managed LLM is there to use, or what the deployment needs."""
+    if answer.connector is not None:
+        text = (
+            f":white_check_mark: *{escape(answer.connector.name)}* (`{answer.connector.id}`) is "
+            "ready to use: pick it as the connector in the AI Assistant, Attack Discovery or "
+            "Playground. Nothing to create, no approval needed."
+        )
+    else:
+        problem = f" ({escape(answer.problem)})" if answer.problem else ""
+        text = (
+            f":information_source: This Kibana has no Elastic Managed LLM connector{problem}. "
+            "It is preconfigured by Elastic on eligible Elastic Cloud deployments and serverless "
+            "projects (it is billed per token), and it needs the `manage_inference` cluster "
+            "privilege. Ask your Elastic admin about eligibility, or request one of the other "
+            "providers."
+        )
+    return build_notice_view("Elastic Managed LLM", text)
 
 
 def build_reject_view(snapshot: RequestSnapshot) -> View:
