@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +34,24 @@ class Policy:
         return float(self.kibana_retry_base_seconds * 2 ** (attempt - 1))
 
 
+class TtlValue:
+    """One value remembered for a while (a per-process cache: nothing another replica needs)."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self._ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._value: object = None
+        self._until = 0.0
+
+    def get(self) -> object:
+        with self._lock:
+            return self._value if time.monotonic() < self._until else None
+
+    def put(self, value: object) -> None:
+        with self._lock:
+            self._value, self._until = value, time.monotonic() + self._ttl
+
+
 @dataclass(frozen=True)
 class Deps:
     engine: Engine
@@ -44,6 +63,7 @@ class Deps:
     policy: Policy
     clock: Callable[[], datetime] = utcnow
     wake_event: threading.Event = field(default_factory=threading.Event)
+    connector_types: TtlValue = field(default_factory=lambda: TtlValue(60.0))
 
     def wake_workers(self) -> None:
         """Tell this process's workers that new work was committed."""

@@ -37,7 +37,11 @@ def _why_unavailable(kind: ConnectorType | None, type_id: str) -> str | None:
 
 
 def connector_availability(deps: Deps) -> Availability | None:
-    """Read GET /api/actions/connector_types; None when Kibana can't be asked now."""
+    """Read GET /api/actions/connector_types (remembered a minute); None when Kibana can't be
+    asked now."""
+    cached = deps.connector_types.get()
+    if isinstance(cached, Availability):
+        return cached
     try:
         kinds = {kind.id: kind for kind in deps.kibana_quick.list_connector_types()}
     except KibanaError as error:
@@ -51,7 +55,9 @@ def connector_availability(deps: Deps) -> Availability | None:
         if reason:
             unavailable[spec.key] = reason
     deprecated = frozenset(type_id for type_id, kind in kinds.items() if kind.is_deprecated)
-    return Availability(unavailable=unavailable, deprecated=deprecated)
+    availability = Availability(unavailable=unavailable, deprecated=deprecated)
+    deps.connector_types.put(availability)
+    return availability
 
 
 @dataclass(frozen=True)
