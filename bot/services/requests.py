@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -116,31 +118,19 @@ def _decide(
     deps: Deps, *, request_id: int, actor: str, decision: Decision, reason: str | None
 ) -> RequestSnapshot:
     approved = decision is Decision.APPROVED
-    target = S.APPROVED if approved else S.REJECTED
-    now = deps.clock()
-    values: dict[str, object] = {
-        "decided_by_slack_id": actor,
-        "decided_at": now,
-        "decision_reason": reason,
-    }
-    with session_scope(deps.session_factory) as session:
-        row = _load(session, request_id)
-        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
-        changed = False
-        if refusal is not None:
-            _record_refusal(session, row, actor, refusal.value)
-        else:
-            changed = move(
-                session,
-                request_id=request_id,
-                sources=[S.PENDING],
-                target=target,
-                now=now,
-                action=AuditAction.APPROVED if approved else AuditAction.REJECTED,
-                actor=actor,
-                detail={"reason": reason} if reason else {},
-                values=values,
-            )
+
+    def apply(session: Session, now: datetime) -> bool:
+        changed = move(
+            session,
+            request_id=request_id,
+            sources=[S.PENDING],
+            target=S.APPROVED if approved else S.REJECTED,
+            now=now,
+            action=AuditAction.APPROVED if approved else AuditAction.REJECTED,
+            actor=actor,
+            detail={"reason": reason} if reason else {},
+            values={"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason},
+        )
         if changed:
             queries.add_decision(
                 session=session,
@@ -150,13 +140,36 @@ def _decide(
                 reason=reason,
             )
             _queue_decision_notices(session, request_id, approved=approved, deps=deps)
+        return changed
+
+    snapshot = _guarded_decision(deps, request_id=request_id, actor=actor, apply=apply)
+    log.info("request %s %s by %s", snapshot.reference, decision.value, actor)
+    return snapshot
+
+
+def _guarded_decision(
+    deps: Deps,
+    *,
+    request_id: int,
+    actor: str,
+    apply: Callable[[Session, datetime], bool],
+) -> RequestSnapshot:
+    """Run ``apply`` (a compare-and-set) only for someone allowed to decide; a refusal is
+    recorded, and a late click is told what already happened."""
+    with session_scope(deps.session_factory) as session:
+        row = _load(session, request_id)
+        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
+        changed = False
+        if refusal is not None:
+            _record_refusal(session, row, actor, refusal.value)
+        else:
+            changed = apply(session, deps.clock())
         snapshot = to_snapshot(_load(session, request_id))
     if refusal is not None:
         raise NotAuthorizedError(REFUSAL_TEXT[refusal])
     if not changed:
         raise InvalidTransitionError(already_decided_text(snapshot))
     deps.wake_workers()
-    log.info("request %s %s by %s", snapshot.reference, decision.value, actor)
     return snapshot
 
 
@@ -184,37 +197,32 @@ def deliver_as_yaml(
     Returns the snapshot and the names of the secrets the approver must put in the keystore;
     the secrets themselves are erased, never handed out.
     """
-    now = deps.clock()
-    with session_scope(deps.session_factory) as session:
+    secret_names: list[str] = []
+
+    def apply(session: Session, now: datetime) -> bool:
         row = _load(session, request_id)
-        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
-        secret_names: list[str] = []
-        changed = False
-        if refusal is not None:
-            _record_refusal(session, row, actor, refusal.value)
-        else:
-            if row.secrets_ciphertext is not None:
-                secret_names = sorted(deps.secret_box.open(row.secrets_ciphertext))
-            reason = "delivered as a kibana.yml preconfigured connector"
-            decided = {"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason}
-            changed = move(
-                session,
-                request_id=request_id,
-                sources=[S.PENDING],
-                target=S.APPROVED,
-                now=now,
-                action=AuditAction.APPROVED,
-                actor=actor,
-                values=decided,
-            ) and move(
-                session,
-                request_id=request_id,
-                sources=[S.APPROVED],
-                target=S.DELIVERED,
-                now=now,
-                action=AuditAction.DELIVERED_AS_YAML,
-                actor=actor,
-            )
+        if row.secrets_ciphertext is not None:
+            secret_names.extend(sorted(deps.secret_box.open(row.secrets_ciphertext)))
+        reason = "delivered as a kibana.yml preconfigured connector"
+        decided = {"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason}
+        changed = move(
+            session,
+            request_id=request_id,
+            sources=[S.PENDING],
+            target=S.APPROVED,
+            now=now,
+            action=AuditAction.APPROVED,
+            actor=actor,
+            values=decided,
+        ) and move(
+            session,
+            request_id=request_id,
+            sources=[S.APPROVED],
+            target=S.DELIVERED,
+            now=now,
+            action=AuditAction.DELIVERED_AS_YAML,
+            actor=actor,
+        )
         if changed:
             queries.add_decision(
                 session=session,
@@ -232,12 +240,9 @@ def deliver_as_yaml(
             )
             if deps.policy.notify_channel:
                 queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
-        snapshot = to_snapshot(_load(session, request_id))
-    if refusal is not None:
-        raise NotAuthorizedError(REFUSAL_TEXT[refusal])
-    if not changed:
-        raise InvalidTransitionError(already_decided_text(snapshot))
-    deps.wake_workers()
+        return changed
+
+    snapshot = _guarded_decision(deps, request_id=request_id, actor=actor, apply=apply)
     return snapshot, secret_names
 
 
