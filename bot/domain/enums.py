@@ -58,6 +58,7 @@ class Notice(StrEnum):
     DECIDED = "decided"
     OUTCOME = "outcome"
     CLOSED = "closed"
+    UNDELIVERED = "undelivered"  # the approval card could not be posted
 
 
 class AuditAction(StrEnum):

@@ -9,7 +9,7 @@ from typing import TypeVar
 from bot.db import queries
 from bot.db.session import session_scope
 from bot.deps import Deps
-from bot.domain.enums import Notice
+from bot.domain.enums import JobKind, Notice
 from bot.domain.schemas import RequestSnapshot
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
@@ -52,7 +52,22 @@ def post_card(deps: Deps, job: JobContext) -> None:
     snapshot = _snapshot(deps, job)
     if snapshot.card_ts is not None:
         return
-    channel, ts = _deliver("post card", deps.notifier.post_card, snapshot)
+    try:
+        channel, ts = deps.notifier.post_card(snapshot)
+    except NotificationRetryableError as error:
+        raise RetryLaterError(error.retry_after or 2.0, f"post card: {error}") from None
+    except NotificationFailedError as error:
+        # Approvers will never see it: tell the requester instead of leaving them waiting.
+        log.error("approval card of %s could not be posted: %s", snapshot.reference, error)
+        with session_scope(deps.session_factory) as session:
+            queries.enqueue(
+                session=session,
+                kind=JobKind.DM_REQUESTER,
+                request_id=snapshot.id,
+                payload={"notice": Notice.UNDELIVERED.value},
+            )
+        deps.wake_workers()
+        raise GiveUpError(f"post card: {error}") from None
     with session_scope(deps.session_factory) as session:
         queries.update_request(
             session=session, request_id=snapshot.id, values={"card_channel": channel, "card_ts": ts}

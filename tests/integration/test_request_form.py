@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.db.models import ConnectorRequest, Job
 from bot.db.session import session_scope
-from tests.harness import REQUESTER, BotHarness, reference_from
+from tests.harness import REQUESTER, BotHarness, make_settings, reference_from, running_bot
 
 GOOD = {
     "name": "SOC assistant",
@@ -179,3 +179,32 @@ def test_no_job_is_queued_for_a_refused_form(bot: BotHarness) -> None:
     bot.request_via_form({**GOOD, "api_key": ""})
     with session_scope(bot.deps.session_factory) as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_a_card_slack_refuses_for_good_is_explained_to_the_requester(
+    database_url: str, slack, kibana
+) -> None:
+    settings = make_settings(database_url, slack, kibana, approval_channel="CNOTJOINED")
+    with running_bot(settings, slack, kibana) as bot:
+        reference = reference_from(bot.request_via_form(GOOD))
+        dm = bot.slack.wait_for(
+            "chat.postMessage",
+            lambda call: (
+                call.args["channel"] == REQUESTER and "could not be shown" in call.args["text"]
+            ),
+        )[0]
+        assert reference in dm.args["text"]
+        assert "invite" in dm.args["text"]
+        assert bot.request_row(reference).status == "pending"
+
+
+def test_rate_limited_messages_are_sent_after_slacks_retry_after(bot: BotHarness) -> None:
+    bot.slack.fail_next("chat.postMessage", status=429, retry_after=1)
+    reference = reference_from(bot.request_via_form(GOOD))
+    card = bot.card_for(reference)
+    assert bot.request_row(reference).card_ts == card["ts"]
+    dm = bot.slack.wait_for(
+        "chat.postMessage", lambda call: call.args["channel"] == REQUESTER and call.status == 200
+    )
+    assert reference in dm[0].args["text"]
+    assert [c.status for c in bot.slack.calls_for("chat.postMessage")].count(429) == 1

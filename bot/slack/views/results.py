@@ -104,7 +104,14 @@ def requester_message(
     """The DM to the requester about a notice."""
     if notice is Notice.OUTCOME:
         return outcome_text(snapshot), build_outcome_blocks(snapshot)
-    if notice is Notice.SUBMITTED:
+    if notice is Notice.UNDELIVERED:
+        text = (
+            f":warning: Your request {_subject(snapshot)} could not be shown to the approvers: "
+            "Slack refused the approval card. Ask a Slack admin to check the bot is in the "
+            "approvals channel (invite it there if the channel is private). Quote "
+            f"{snapshot.reference}."
+        )
+    elif notice is Notice.SUBMITTED:
         text = (
             f"Your request {_subject(snapshot)} is waiting for an approver. "
             f"Cancel it with `{command} cancel {snapshot.reference}` while it waits."
