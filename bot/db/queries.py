@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
@@ -274,3 +274,14 @@ def count_attempts_by_outcome(*, session: Session) -> dict[tuple[str, str], int]
         )
     ).all()
     return {(str(op), str(outcome)): int(count) for op, outcome, count in rows}
+
+
+def purge_finished_jobs(*, session: Session, finished_before: datetime) -> int:
+    """Delete done jobs finished before the cutoff (dead ones stay for inspection)."""
+    result = session.execute(
+        delete(Job)
+        .where(Job.status == "done", Job.finished_at < finished_before)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)  # noqa: S101 - DELETE always yields a cursor result
+    return int(result.rowcount)

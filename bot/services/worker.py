@@ -31,6 +31,7 @@ HANDLERS: dict[JobKind, Handler] = {
 
 # A handler that raises something unexpected is retried this often before it is buried.
 UNEXPECTED_ERROR_ATTEMPTS = 5
+FINISHED_JOBS_KEPT = timedelta(days=7)
 
 
 class JobRunner:
@@ -187,8 +188,15 @@ class JobRunner:
         while not self._stop.wait(self._sweep):
             try:
                 expired = requests.expire_due_requests(self._deps)
-            except Exception:
-                log.exception("could not expire requests")
+                purged = self.purge_finished_jobs()
+            except Exception:  # the database may be briefly away: try at the next sweep
+                log.exception("could not expire requests or purge jobs")
                 continue
-            if expired:
-                log.info("expired %d pending requests", expired)
+            if expired or purged:
+                log.info("expired %d pending requests, purged %d finished jobs", expired, purged)
+
+    def purge_finished_jobs(self) -> int:
+        """Forget jobs done more than a week ago; the audit trail keeps what happened."""
+        cutoff = self._deps.clock() - FINISHED_JOBS_KEPT
+        with session_scope(self._deps.session_factory) as session:
+            return queries.purge_finished_jobs(session=session, finished_before=cutoff)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.db.models import ProvisioningAttempt
 from bot.db.session import session_scope
+from bot.domain.enums import JobKind
 from bot.services import requests
 from tests.harness import (
     APPROVAL_CHANNEL,
@@ -234,3 +235,31 @@ def test_work_approved_while_the_workers_were_down_is_resumed_at_start(
         second.wait_status(reference, "tested_ok")
         second.wait_idle()
         assert "Approved" in json.dumps(second.card_for(reference))
+
+
+def test_finished_jobs_are_purged_after_a_week_but_dead_ones_stay(bot: BotHarness) -> None:
+    import dataclasses
+    from datetime import timedelta
+
+    from bot.db import queries
+    from bot.services.worker import JobRunner
+
+    reference = _approved(bot)
+    bot.wait_status(reference, "tested_ok")
+    bot.wait_idle()
+    with session_scope(bot.deps.session_factory) as session:
+        request_id = bot.request_row(reference).id
+        jobs = queries.list_jobs(session=session, request_id=request_id)
+        assert jobs
+        assert {job.status for job in jobs} == {"done"}
+        queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
+    with session_scope(bot.deps.session_factory) as session:
+        newest = queries.list_jobs(session=session, request_id=request_id)[-1]
+        queries.finish_job(session=session, job_id=newest.id, status="dead", error="kept")
+    now = bot.deps.clock()
+    assert JobRunner(dataclasses.replace(bot.deps, clock=lambda: now)).purge_finished_jobs() == 0
+    later = dataclasses.replace(bot.deps, clock=lambda: now + timedelta(days=8))
+    assert JobRunner(later).purge_finished_jobs() == len(jobs)
+    with session_scope(bot.deps.session_factory) as session:
+        left = queries.list_jobs(session=session, request_id=request_id)
+        assert [job.status for job in left] == ["dead"]
