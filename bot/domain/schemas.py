@@ -41,6 +41,16 @@ class Outcome(BaseModel):
     hint: str | None = None
 
 
+class AuditEntry(BaseModel):
+    """One line of a request's history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    actor: str | None
+    at: datetime
+
+
 class RequestSnapshot(BaseModel):
     """Everything Slack shows about a request. It never holds a secret."""
 

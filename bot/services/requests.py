@@ -15,7 +15,7 @@ from bot.deps import Deps
 from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestStatus
 from bot.domain.refs import new_connector_id, new_reference
 from bot.domain.rules import REFUSAL_TEXT, decision_refusal
-from bot.domain.schemas import RequestDraft, RequestSnapshot
+from bot.domain.schemas import AuditEntry, RequestDraft, RequestSnapshot
 from bot.errors import InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import move
@@ -309,6 +309,25 @@ def _queue_closing_notices(session: Session, request_id: int, *, notify_requeste
             request_id=request_id,
             payload={"notice": Notice.CLOSED.value},
         )
+
+
+def request_history(
+    deps: Deps, *, reference: str, viewer: str
+) -> tuple[RequestSnapshot, list[AuditEntry]]:
+    """A request and its audit trail, for its requester or an approver."""
+    with session_scope(deps.session_factory) as session:
+        row = queries.get_request_by_reference(session=session, reference=reference)
+        if row is None:
+            raise RequestNotFoundError(f"There is no request {reference}.")
+        if viewer != row.requested_by_slack_id and viewer not in deps.policy.approvers:
+            raise NotAuthorizedError(
+                f"Only the person who asked for {reference} and the approvers can see it."
+            )
+        events = [
+            AuditEntry(action=event.action, actor=event.actor_slack_id, at=event.created_at)
+            for event in queries.list_audit(session=session, request_id=row.id)
+        ]
+        return to_snapshot(row), events
 
 
 def get_snapshot(deps: Deps, *, request_id: int) -> RequestSnapshot:

@@ -266,3 +266,28 @@ def test_decision_is_stored_before_slack_is_answered(bot: BotHarness) -> None:
     bot.kibana.set_delay(0)
     bot.wait_status(reference, "tested_ok")
     _ = httpx
+
+
+def test_status_shows_the_requester_and_approvers_the_history(bot: BotHarness) -> None:
+    reference = _pending(bot)
+    bot.click(reference, "approval.approve", user=APPROVER)
+    bot.wait_status(reference, "tested_ok")
+    bot.command(f"status {reference}", user=REQUESTER)
+    answer = json.dumps(bot.slack.wait_for("response_url")[-1].args)
+    for expected in (
+        "submitted",
+        f"approved by <@{APPROVER}>",
+        "connector created in Kibana",
+        "secrets erased",
+        "connector tested",
+        "test passed",
+    ):
+        assert expected in answer, expected
+    bot.command(f"status {reference}", user=APPROVER_2)
+    assert reference in json.dumps(bot.slack.wait_for("response_url", count=2)[-1].args)
+    bot.command(f"status {reference}", user=STRANGER)
+    assert (
+        "Only the person who asked" in bot.slack.wait_for("response_url", count=3)[-1].args["text"]
+    )
+    bot.command("status REQ-000000", user=REQUESTER)
+    assert "no request" in bot.slack.wait_for("response_url", count=4)[-1].args["text"]

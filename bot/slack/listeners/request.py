@@ -25,6 +25,7 @@ from bot.slack.views.request_modal import (
     build_request_view,
     build_submitted_view,
 )
+from bot.slack.views.status import build_status_blocks
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ def usage(command: str) -> str:
         f"*{command}* asks for an LLM connector in Kibana; an approver decides.\n"
         f"• `{command}` opens the request form\n"
         f"• `{command} list [space]` shows the connectors a Kibana space already has\n"
+        f"• `{command} status REQ-XXXXXX` shows where a request is and its history\n"
         f"• `{command} cancel REQ-XXXXXX` withdraws your pending request\n"
         f"• `{command} help` shows this"
     )
@@ -59,6 +61,10 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                 response_type="ephemeral",
             )
             _list_connectors(deps, respond, space_id=space)
+            return
+        if verb == "status":
+            ack()
+            _status(deps, respond, rest, viewer=str(command["user_id"]), command=slash_command)
             return
         if verb == "cancel":
             text = _cancel(deps, rest, actor=str(command["user_id"]), command=slash_command)
@@ -192,6 +198,20 @@ def _list_connectors(deps: Deps, respond: Respond, *, space_id: str) -> None:
         respond(text=f"Kibana could not be asked: {escape(error.message)}")
         return
     text, blocks = build_connector_list(space_id, connectors)
+    respond(text=text, blocks=to_dicts(blocks))
+
+
+def _status(deps: Deps, respond: Respond, words: list[str], *, viewer: str, command: str) -> None:
+    reference = normalise_reference(words[0]) if words else None
+    if reference is None:
+        respond(text=f"Say which request, e.g. `{command} status REQ-7K3M9Q`.")
+        return
+    try:
+        snapshot, history = requests.request_history(deps, reference=reference, viewer=viewer)
+    except BotError as error:
+        respond(text=error.user_message)
+        return
+    text, blocks = build_status_blocks(snapshot, history)
     respond(text=text, blocks=to_dicts(blocks))
 
 
