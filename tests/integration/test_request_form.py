@@ -9,7 +9,14 @@ from sqlalchemy import func, select
 
 from bot.db.models import ConnectorRequest, Job
 from bot.db.session import session_scope
-from tests.harness import REQUESTER, BotHarness, make_settings, reference_from, running_bot
+from tests.harness import (
+    REQUESTER,
+    BotHarness,
+    make_settings,
+    reference_from,
+    running_bot,
+    wait_until,
+)
 
 GOOD = {
     "name": "SOC assistant",
@@ -202,7 +209,7 @@ def test_rate_limited_messages_are_sent_after_slacks_retry_after(bot: BotHarness
     bot.slack.fail_next("chat.postMessage", status=429, retry_after=1)
     reference = reference_from(bot.request_via_form(GOOD))
     card = bot.card_for(reference)
-    assert bot.request_row(reference).card_ts == card["ts"]
+    wait_until(lambda: bot.request_row(reference).card_ts == card["ts"], what="the card ts")
     dm = bot.slack.wait_for(
         "chat.postMessage", lambda call: call.args["channel"] == REQUESTER and call.status == 200
     )
