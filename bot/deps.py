@@ -27,7 +27,7 @@ class Policy:
     request_ttl: timedelta = timedelta(hours=72)
     kibana_max_attempts: int = 5
     kibana_retry_base_seconds: float = 2.0
-    notify_max_attempts: int = 8
+    notify_max_attempts: int = 14  # 1+2+4+…+256 s, then 300 s steps: about 25 minutes
 
     def kibana_backoff(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""

@@ -32,6 +32,7 @@ HANDLERS: dict[JobKind, Handler] = {
 # A handler that raises something unexpected is retried this often before it is buried.
 UNEXPECTED_ERROR_ATTEMPTS = 5
 FINISHED_JOBS_KEPT = timedelta(days=7)
+NOTIFY_BACKOFF_CAP_SECONDS = 300.0
 
 
 class JobRunner:
@@ -127,10 +128,12 @@ class JobRunner:
             self._finish(job, "done", None)
 
     def _retry(self, job: JobContext, delay: float, reason: str) -> None:
-        if job.attempt >= self._deps.policy.notify_max_attempts and job.kind not in {
-            JobKind.PROVISION,
-            JobKind.TEST_CONNECTOR,
-        }:
+        kibana_work = job.kind in {JobKind.PROVISION, JobKind.TEST_CONNECTOR}
+        if not kibana_work:
+            # Slack messages back off exponentially (Kibana work has its own policy), so a
+            # Slack outage of several minutes delays them instead of losing them.
+            delay = max(delay, min(2.0 ** (job.attempt - 1), NOTIFY_BACKOFF_CAP_SECONDS))
+        if job.attempt >= self._deps.policy.notify_max_attempts and not kibana_work:
             log.error(
                 "job %s (%s) dropped after %d attempts: %s", job.id, job.kind, job.attempt, reason
             )
