@@ -10,11 +10,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
-from bot.domain.providers import provider_spec, validate_request
+from bot.domain.providers import provider_spec
 from bot.domain.refs import normalise_reference
 from bot.errors import BotError
 from bot.kibana.errors import KibanaError, KibanaNotFoundError
-from bot.services import catalog, requests
+from bot.services import catalog, intake, requests
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.views.common import escape, to_dicts
@@ -120,25 +120,10 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             )
             _answer_managed_llm(deps, client, view_id=str(view["id"]))
             return
-        validation = validate_request(spec, values)
-        name, space = values.get("name", "").strip(), values.get("space", "").strip()
-        if validation.ok and requests.name_in_use(deps, space_id=space, name=name):
-            validation.error(
-                "name", f"A request for “{name}” in space {space} is already open: pick another."
-            )
-        if validation.ok:
-            found = catalog.check_name_in_kibana(deps, space_id=space, name=name)
-            for key, message in found.errors.items():
-                validation.error(key, message)
-            validation.warnings.extend(found.warnings)
+        validation = intake.vet_request(deps, spec, values, deprecated=metadata.deprecated)
         if not validation.ok:
             ack(response_action="errors", errors=forms.field_errors(spec, validation.errors))
             return
-        if spec.connector_type_id in metadata.deprecated:
-            validation.warnings.append(
-                f"Kibana marks {spec.connector_type_id} connectors deprecated (9.5+); the API "
-                "still creates them."
-            )
         draft = forms.to_draft(
             spec, values, warnings=validation.warnings, requested_by=str(body["user"]["id"])
         )
