@@ -25,7 +25,7 @@ from bot.kibana.errors import (
 )
 from bot.kibana.models import Connector, CreateConnector
 from bot.services.jobs import JobContext, RetryLaterError
-from bot.services.transitions import move
+from bot.services.transitions import announce, move
 
 log = logging.getLogger(__name__)
 S = RequestStatus
@@ -155,7 +155,7 @@ def _mark_provisioned(deps: Deps, work: _Work, connector: Connector) -> None:
             values={"warnings": [*row.warnings, *warnings]},
         )
         if changed:
-            queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=work.request_id)
+            announce(session, request_id=work.request_id)
             queries.enqueue(
                 session=session, kind=JobKind.TEST_CONNECTOR, request_id=work.request_id
             )
@@ -253,16 +253,13 @@ def _fail(deps: Deps, work: _Work, job: JobContext, outcome: Outcome) -> None:
 
 
 def _queue_outcome_notices(session: Session, deps: Deps, request_id: int) -> None:
-    queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
-    for kind in (JobKind.THREAD_REPLY, JobKind.DM_REQUESTER):
-        queries.enqueue(
-            session=session,
-            kind=kind,
-            request_id=request_id,
-            payload={"notice": Notice.OUTCOME.value},
-        )
-    if deps.policy.notify_channel:
-        queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
+    announce(
+        session,
+        request_id=request_id,
+        thread=Notice.OUTCOME,
+        requester=Notice.OUTCOME,
+        notify_channel=deps.policy.notify_channel,
+    )
 
 
 def _failure_outcome(stage: str, error: KibanaError, work: _Work, started: float) -> Outcome:

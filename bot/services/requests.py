@@ -18,7 +18,7 @@ from bot.domain.rules import REFUSAL_TEXT, decision_refusal
 from bot.domain.schemas import AuditEntry, RequestDraft, RequestSnapshot
 from bot.errors import InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
 from bot.services.snapshots import to_snapshot
-from bot.services.transitions import move
+from bot.services.transitions import announce, move
 
 log = logging.getLogger(__name__)
 S = RequestStatus
@@ -176,17 +176,14 @@ def _guarded_decision(
 def _queue_decision_notices(
     session: Session, request_id: int, *, approved: bool, deps: Deps
 ) -> None:
-    queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
-    queries.enqueue(
-        session=session,
-        kind=JobKind.DM_REQUESTER,
+    announce(
+        session,
         request_id=request_id,
-        payload={"notice": Notice.DECIDED.value},
+        requester=Notice.DECIDED,
+        notify_channel=None if approved else deps.policy.notify_channel,
     )
     if approved:
         queries.enqueue(session=session, kind=JobKind.PROVISION, request_id=request_id)
-    elif deps.policy.notify_channel:
-        queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
 
 
 def deliver_as_yaml(
@@ -231,15 +228,12 @@ def deliver_as_yaml(
                 actor=actor,
                 reason="delivered as kibana.yml",
             )
-            queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
-            queries.enqueue(
-                session=session,
-                kind=JobKind.DM_REQUESTER,
+            announce(
+                session,
                 request_id=request_id,
-                payload={"notice": Notice.OUTCOME.value},
+                requester=Notice.OUTCOME,
+                notify_channel=deps.policy.notify_channel,
             )
-            if deps.policy.notify_channel:
-                queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
         return changed
 
     snapshot = _guarded_decision(deps, request_id=request_id, actor=actor, apply=apply)
@@ -295,20 +289,12 @@ def expire_due_requests(deps: Deps) -> int:
 
 
 def _queue_closing_notices(session: Session, request_id: int, *, notify_requester: bool) -> None:
-    queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
-    queries.enqueue(
-        session=session,
-        kind=JobKind.THREAD_REPLY,
+    announce(
+        session,
         request_id=request_id,
-        payload={"notice": Notice.CLOSED.value},
+        thread=Notice.CLOSED,
+        requester=Notice.CLOSED if notify_requester else None,
     )
-    if notify_requester:
-        queries.enqueue(
-            session=session,
-            kind=JobKind.DM_REQUESTER,
-            request_id=request_id,
-            payload={"notice": Notice.CLOSED.value},
-        )
 
 
 def request_history(
@@ -328,11 +314,6 @@ def request_history(
             for event in queries.list_audit(session=session, request_id=row.id)
         ]
         return to_snapshot(row), events
-
-
-def get_snapshot(deps: Deps, *, request_id: int) -> RequestSnapshot:
-    with session_scope(deps.session_factory) as session:
-        return to_snapshot(_load(session, request_id))
 
 
 def _load(session: Session, request_id: int) -> ConnectorRequest:

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.db import queries
-from bot.domain.enums import AuditAction, RequestStatus
-from bot.domain.rules import FINAL_STATES, SECRET_HOLDING_STATES
+from bot.domain.enums import AuditAction, JobKind, Notice, RequestStatus
+from bot.domain.rules import FINAL_STATES, SECRET_HOLDING_STATES, can_transition
 
 
 def move(
@@ -30,6 +30,9 @@ def move(
     Leaving the states that hold secrets erases them in the same write (and audits it);
     reaching a final state stamps ``finished_at``.
     """
+    illegal = [source for source in sources if not can_transition(source, target)]
+    if illegal:
+        raise ValueError(f"the flow has no transition from {illegal} to {target}")
     update = dict(values or {})
     erases = target not in SECRET_HOLDING_STATES and bool(set(sources) & SECRET_HOLDING_STATES)
     if erases:
@@ -52,3 +55,32 @@ def move(
                 actor=None,
             )
     return changed
+
+
+def announce(
+    session: Session,
+    *,
+    request_id: int,
+    thread: Notice | None = None,
+    requester: Notice | None = None,
+    notify_channel: str | None = None,
+) -> None:
+    """Queue what people are told after a transition: the card always shows the new state;
+    optionally a thread reply, a DM to the requester and the notify-channel line."""
+    queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
+    if thread is not None:
+        queries.enqueue(
+            session=session,
+            kind=JobKind.THREAD_REPLY,
+            request_id=request_id,
+            payload={"notice": thread.value},
+        )
+    if requester is not None:
+        queries.enqueue(
+            session=session,
+            kind=JobKind.DM_REQUESTER,
+            request_id=request_id,
+            payload={"notice": requester.value},
+        )
+    if notify_channel:
+        queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
