@@ -70,12 +70,12 @@ VOLUME ["/data"]
 # Numeric, so Kubernetes' runAsNonRoot can verify it: this is the bot user.
 USER 10001:10001
 
-# HTTP mode: Slack on POST /slack/events, readiness on GET /healthz (PORT, default 3000).
+# HTTP mode: Slack on POST /slack/events; both modes: readiness on GET /healthz (PORT, default 3000).
 EXPOSE 3000
 
 # Exec form has no shell to expand ${PORT:-3000}: Python reads PORT itself. A 503 (database
-# down) raises HTTPError, so the check fails. Socket Mode serves no HTTP: run such containers
-# with --no-healthcheck (or health_check disabled in the orchestrator).
+# down, or in Socket Mode the socket not connected) raises HTTPError, so the check fails. The
+# check works in both modes: in Socket Mode the bot serves only /healthz and /metrics on PORT.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + (os.environ.get('PORT') or '3000') + '/healthz', timeout=4)"]
 

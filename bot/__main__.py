@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot.config import ConfigError, Settings, load_database_settings, load_settings
 from bot.crypto import resolve_keys
@@ -20,25 +24,62 @@ from bot.runtime import build_runtime
 from bot.server import make_server
 
 log = logging.getLogger("bot")
+T = TypeVar("T")
+
+USAGE = "usage: python -m bot [migrate]   (python -m bot --help explains)\n"
+HELP = """usage: python -m bot [migrate]
+
+The Kibana LLM Connector Bot: people request Kibana LLM connectors in Slack, approvers decide,
+the bot creates and tests them.
+
+Commands:
+  (none)    run the bot: migrate the database, then serve Slack until SIGTERM or SIGINT
+  migrate   only apply the database migrations, then exit (a release step; needs only
+            DATABASE_URL)
+  --help    show this text
+
+Modes (chosen by the environment):
+  HTTP          the default: Slack posts commands and clicks to http://HOST:PORT/slack/events
+                (needs SLACK_SIGNING_SECRET); /healthz and /metrics are served on the same port
+  Socket Mode   when SLACK_APP_TOKEN (xapp-...) is set: the bot connects out to Slack and
+                serves only /healthz and /metrics on PORT
+
+Configuration is read from environment variables only (an empty variable counts as unset):
+  required      SLACK_BOT_TOKEN, KIBANA_URL, KIBANA_API_KEY, APPROVERS, APPROVAL_CHANNEL,
+                and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)
+  optional      DATABASE_URL (default: SQLite file connector-bot.sqlite3 in the working
+                directory), ENCRYPTION_KEY (required with PostgreSQL), NOTIFY_CHANNEL, HOST,
+                PORT, SLACK_API_URL, LOG_LEVEL, SLASH_COMMAND and the tuning variables
+                (REQUEST_TTL_HOURS, KIBANA_*, WORKER_THREADS, HTTP_THREADS, JOB_LEASE_SECONDS)
+See the README's Configuration section for each variable. A bad or missing setting stops the
+bot with one line per variable, `configuration error: NAME: ...`, and exit code 2.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (["-h"], ["--help"], ["help"]):
+        sys.stdout.write(HELP)
+        return 0
+    if args not in ([], ["migrate"]):
+        sys.stderr.write(USAGE)
+        return 2
     configure_logging()
     try:
-        if args[:1] == ["migrate"]:
-            upgrade_database(make_engine(load_database_settings().database_url))
+        if args == ["migrate"]:
+            url = load_database_settings().database_url
+            _starting_database(url, lambda: upgrade_database(make_engine(url)))
             return 0
-        if args:
-            sys.stderr.write("usage: python -m bot [migrate]\n")
-            return 2
         settings = load_settings()
-        keys = resolve_keys(
-            configured=settings.encryption_key.get_secret_value()
-            if settings.encryption_key
-            else None,
-            database_url=settings.database_url,
-            is_sqlite=settings.is_sqlite,
+        keys = _starting_database(
+            settings.database_url,
+            lambda: resolve_keys(
+                configured=settings.encryption_key.get_secret_value()
+                if settings.encryption_key
+                else None,
+                database_url=settings.database_url,
+                is_sqlite=settings.is_sqlite,
+            ),
         )
         _check_slack_token(settings)
         run(settings, keys)
@@ -47,6 +88,47 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"configuration error: {problem}\n")
         return 2
     return 0
+
+
+def _starting_database(database_url: str, step: Callable[[], T]) -> T:
+    """Run a start-up step that opens the database or files beside it; its failure is one
+    ``DATABASE_URL: …`` configuration error, never a traceback."""
+    try:
+        return step()
+    except DBAPIError as error:
+        raise ConfigError([f"DATABASE_URL: {_database_problem(database_url, error)}"]) from None
+    except (FileExistsError, NotADirectoryError) as error:
+        raise ConfigError(
+            [f"DATABASE_URL: {error.filename} is in the way: it is a file, not a folder"]
+        ) from None
+    except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
+        raise ConfigError(
+            [
+                f"DATABASE_URL: cannot use{where} ({error.strerror or error}); check the path "
+                "and that this user may write to its folder"
+            ]
+        ) from None
+
+
+def _database_problem(database_url: str, error: DBAPIError) -> str:
+    url = make_url(database_url)
+    reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else "failed"
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if path.parent.exists() and not path.parent.is_dir():
+            return f"cannot open the SQLite database {path}: {path.parent} is a file, not a folder"
+        if not path.parent.is_dir():
+            return (
+                f"cannot open the SQLite database {path}: the folder {path.parent} does not "
+                "exist (create it first)"
+            )
+        return f"cannot open the SQLite database {path} ({reason}); check the path and its rights"
+    reason = reason.rsplit(" failed: ", 1)[-1]
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    where = f"{url.host or 'localhost'}:{url.port or 5432}/{url.database or ''}"
+    return f"could not connect to PostgreSQL at {where} ({reason})"
 
 
 def _secrets_of(settings: Settings) -> list[str]:
@@ -78,9 +160,10 @@ def _check_slack_token(settings: Settings) -> None:
 def run(settings: Settings, keys: list[bytes]) -> None:
     """Wire everything and serve until stopped."""
     configure_logging(settings.log_level, secrets=_secrets_of(settings))
-    runtime = build_runtime(settings, keys)
+    runtime = _starting_database(settings.database_url, lambda: build_runtime(settings, keys))
     runtime.runner.start()
     signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
     handler = None
     try:
         if settings.slack_app_token is not None:
@@ -99,13 +182,15 @@ def run(settings: Settings, keys: list[bytes]) -> None:
         server = make_server(
             application, host=settings.host, port=settings.port, threads=settings.http_threads
         )
-        server.run()
+        server.run()  # returns when a signal's SystemExit stops its loop
     except (KeyboardInterrupt, SystemExit):
-        log.info("stopping")
+        pass
     finally:
+        log.info("stopping (%s): finishing the requests and jobs under way", _stop_reason())
         if handler is not None:
             handler.close()  # type: ignore[no-untyped-call]  # slack_bolt leaves it unannotated
         runtime.close()
+        log.info("stopped")
 
 
 def _connect(handler: Any) -> None:
@@ -125,8 +210,17 @@ def _connect(handler: Any) -> None:
         raise
 
 
-def _exit_on_signal(_signum: int, _frame: FrameType | None) -> None:
+_received: list[str] = []
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    # No logging here: a signal handler may interrupt a thread holding the log handler's lock.
+    _received.append(signal.Signals(signum).name)
     raise SystemExit(0)
+
+
+def _stop_reason() -> str:
+    return _received[0] if _received else "the server stopped"
 
 
 if __name__ == "__main__":

@@ -227,6 +227,11 @@ FIELD_HINTS = {
     "approval_channel": "the channel id for approval cards, e.g. C012ABCDEF",
 }
 
+URL_EXAMPLES = {
+    "kibana_url": "https://kibana.example.com:5601",
+    "slack_api_url": "https://slack.com/api/",
+}
+
 
 def describe_validation_error(error: ValidationError) -> list[str]:
     """Turn pydantic's errors into one line per variable, never echoing values."""
@@ -239,6 +244,19 @@ def describe_validation_error(error: ValidationError) -> list[str]:
         if item["type"] == "missing":
             hint = FIELD_HINTS.get(field, "required")
             problems.append(f"{variable}: missing ({hint})")
+        elif item["type"] == "url_parsing" and "relative URL without a base" in message:
+            example = URL_EXAMPLES.get(field, "https://host.example.com")
+            problems.append(
+                f"{variable}: not a full URL, it has no scheme: add https:// in front "
+                f"(e.g. {example})"
+            )
+        elif item["type"] == "url_scheme":
+            # "kibana.example.com:5601" parses as scheme "kibana.example.com".
+            example = URL_EXAMPLES.get(field, "https://host.example.com")
+            problems.append(
+                f"{variable}: {message}: add https:// in front of the host, or replace the "
+                f"scheme (e.g. {example})"
+            )
         else:
             problems.append(f"{variable}: {message}")
     return problems

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
 
+# The longest any Kibana call made before an ack (form submission, form opening) may take in
+# all: Slack gives 3 s for the whole answer; past this the request goes on with a warning.
+KIBANA_QUICK_DEADLINE_SECONDS = 0.6
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -98,7 +103,8 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
     kibana_quick = KibanaClient(
         make_http_client(
             settings.kibana_base_url, settings.kibana_api_key.get_secret_value(), timeout=1.5
-        )
+        ),
+        deadline=KIBANA_QUICK_DEADLINE_SECONDS,
     )
     deps = Deps(
         engine=engine,

@@ -27,6 +27,8 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_timeout=10,
+        # A server that never answers fails in seconds, not after the OS's TCP timeout.
+        connect_args={"connect_timeout": 10},
     )
 
 

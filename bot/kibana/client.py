@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import Any
 from urllib.parse import quote
 
@@ -46,12 +48,26 @@ def space_prefix(space_id: str) -> str:
 
 
 class KibanaClient:
-    """Calls Kibana's connectors API and maps failures to the KibanaError tree."""
+    """Calls Kibana's connectors API and maps failures to the KibanaError tree.
 
-    def __init__(self, http: httpx.Client) -> None:
+    httpx's timeouts bound each phase (connect, each read…), not the whole call. With
+    ``deadline`` every call also ends, as KibanaUnavailableError, after that many seconds of
+    wall-clock time in all: it runs on a small pool of the client's own and a late answer is
+    abandoned (its thread is freed by the httpx timeouts). For calls made while Slack waits.
+    """
+
+    def __init__(self, http: httpx.Client, *, deadline: float | None = None) -> None:
         self._http = http
+        self._deadline = deadline
+        self._pool = (
+            ThreadPoolExecutor(max_workers=8, thread_name_prefix="kibana-deadline")
+            if deadline is not None
+            else None
+        )
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
 
     def create_connector(
@@ -82,6 +98,19 @@ class KibanaClient:
         return ExecuteResult.model_validate(self._call("POST", path, json={"params": params}))
 
     def _call(self, method: str, path: str, *, json: Any = None) -> Any:
+        if self._pool is None or self._deadline is None:
+            return self._call_now(method, path, json=json)
+        future = self._pool.submit(self._call_now, method, path, json=json)
+        try:
+            return future.result(timeout=self._deadline)
+        except FutureTimeoutError:
+            future.cancel()  # not started yet (the pool was busy): never sent
+            log.info("kibana %s %s abandoned after %.1f s", method, path, self._deadline)
+            raise KibanaUnavailableError(
+                f"Kibana did not answer within {self._deadline:g} s"
+            ) from None
+
+    def _call_now(self, method: str, path: str, *, json: Any = None) -> Any:
         started = time.monotonic()
         status: int | str = "error"
         try:

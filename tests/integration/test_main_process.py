@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography.fernet import Fernet
 
 from bot.db.base import Base
@@ -47,6 +49,7 @@ CONTRACT = (
 REQUIRED = ("SLACK_BOT_TOKEN", "KIBANA_URL", "KIBANA_API_KEY", "APPROVERS", "APPROVAL_CHANNEL")
 DEFAULT_DB = "connector-bot.sqlite3"
 MODEL_TABLES = set(Base.metadata.tables)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _bare_environment() -> dict[str, str]:
@@ -330,3 +333,145 @@ def test_sigterm_while_kibana_is_being_called_exits_0(
         driver.http.close()
         kibana.set_delay(0, method="POST", path_contains="/api/actions/connector/")
     assert "Traceback" not in log_path.read_text()
+
+
+# --- python3 dev.py run -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_dev_py_run_passes_the_signal_on_to_the_bot(
+    slack: FakeSlack, kibana: FakeKibana, tmp_path: Path, signum: signal.Signals
+) -> None:
+    env = _contract_env(slack, kibana, f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    url = f"http://127.0.0.1:{env['PORT']}/healthz"
+    log_path = tmp_path / "bot.log"
+
+    def answers() -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - the README's command
+            [sys.executable, str(ROOT / "dev.py"), "run"],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            wait_until(lambda: process.poll() is not None or answers(), timeout=60, what="/healthz")
+            assert process.poll() is None, log_path.read_text()
+            process.send_signal(signum)
+            assert process.wait(15) == 0
+            wait_until(lambda: not answers(), timeout=5, what="the bot's port to stop answering")
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+    messages = [line["message"] for line in lines]
+    assert not [m for m in messages if "Traceback" in m or "will be unused" in m], messages
+    stopping = [m for m in messages if m.startswith("stopping")]
+    assert stopping == [f"stopping ({signum.name}): finishing the requests and jobs under way"]
+    assert messages[-1] == "stopped"
+
+
+# --- start-up errors: one line each, exit 2, never a traceback --------------------------------
+
+
+def _one_configuration_error(result: subprocess.CompletedProcess[str], variable: str) -> str:
+    output = result.stderr + result.stdout
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, output
+    errors = _configuration_errors(result.stderr)
+    assert list(errors) == [variable], output
+    return errors[variable]
+
+
+def test_help_explains_the_modes_the_commands_and_the_configuration(tmp_path: Path) -> None:
+    result = _run(_bare_environment(), "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    for needle in (
+        "migrate",
+        "HTTP",
+        "Socket Mode",
+        "SLACK_APP_TOKEN",
+        "environment variables",
+        "DATABASE_URL",
+        "README",
+        "SIGTERM",
+    ):
+        assert needle in text, needle
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_kibana_url_without_scheme_says_add_https(
+    slack: FakeSlack, kibana: FakeKibana, tmp_path: Path
+) -> None:
+    env = _contract_env(slack, kibana, f"sqlite:///{tmp_path / 'bot.sqlite3'}")
+    env["KIBANA_URL"] = "kibana.example.com"
+    what = _one_configuration_error(_run(env, cwd=tmp_path), "KIBANA_URL")
+    assert "add https://" in what
+    assert "relative URL without a base" not in what
+
+
+def test_a_sqlite_path_under_a_file_exits_2_in_one_line(
+    slack: FakeSlack, kibana: FakeKibana, tmp_path: Path
+) -> None:
+    (tmp_path / "plain-file").write_text("")
+    env = _contract_env(slack, kibana, f"sqlite:///{tmp_path / 'plain-file' / 'bot.sqlite3'}")
+    del env["ENCRYPTION_KEY"]  # the key file beside the database is the first thing written
+    what = _one_configuration_error(_run(env, cwd=tmp_path), "DATABASE_URL")
+    assert "plain-file" in what
+    assert "not a folder" in what
+
+
+def test_a_sqlite_path_that_cannot_be_opened_exits_2_in_one_line(
+    slack: FakeSlack, kibana: FakeKibana, tmp_path: Path
+) -> None:
+    (tmp_path / "a-folder.sqlite3").mkdir()
+    env = _contract_env(slack, kibana, f"sqlite:///{tmp_path / 'a-folder.sqlite3'}")
+    what = _one_configuration_error(_run(env, cwd=tmp_path), "DATABASE_URL")
+    assert "cannot open the SQLite database" in what
+    assert "a-folder.sqlite3" in what
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_an_unwritable_sqlite_folder_exits_2_in_one_line(
+    slack: FakeSlack, kibana: FakeKibana, tmp_path: Path
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        env = _contract_env(slack, kibana, f"sqlite:///{locked / 'bot.sqlite3'}")
+        del env["ENCRYPTION_KEY"]
+        what = _one_configuration_error(_run(env, cwd=tmp_path), "DATABASE_URL")
+        assert "Permission denied" in what
+    finally:
+        locked.chmod(0o700)
+
+
+def test_migrate_into_a_folder_that_does_not_exist_exits_2_in_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    env = {**_bare_environment(), "DATABASE_URL": f"sqlite:///{missing / 'x.sqlite3'}"}
+    what = _one_configuration_error(_run(env, "migrate", cwd=tmp_path), "DATABASE_URL")
+    assert f"the folder {missing} does not exist" in what
+    assert not missing.exists()
+
+
+@pytest.mark.parametrize("command", [[], ["migrate"]], ids=["run", "migrate"])
+def test_a_postgres_that_does_not_answer_exits_2_in_one_line(
+    slack: FakeSlack, kibana: FakeKibana, tmp_path: Path, command: list[str]
+) -> None:
+    port = free_port()  # nothing listens there
+    database_url = f"postgresql://bot:hunter2-db-password@127.0.0.1:{port}/bot"
+    env = _contract_env(slack, kibana, f"sqlite:///{tmp_path / 'unused.sqlite3'}")
+    env["DATABASE_URL"] = database_url
+    what = _one_configuration_error(_run(env, *command, cwd=tmp_path), "DATABASE_URL")
+    assert f"could not connect to PostgreSQL at 127.0.0.1:{port}/bot" in what
+    assert "hunter2-db-password" not in what

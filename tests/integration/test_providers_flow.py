@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -123,6 +124,28 @@ def test_kibana_down_at_submit_does_not_block_the_request(bot: BotHarness) -> No
     finally:
         bot.kibana.resume()
     reference = reference_from(response)
+    assert "could not ask Kibana" in json.dumps(bot.card_for(reference))
+
+
+def test_a_slow_kibana_at_submit_does_not_hold_the_ack(bot: BotHarness) -> None:
+    # httpx's timeouts are per phase: a Kibana that trickles its answer could hold the ack
+    # past Slack's 3 s. One overall deadline bounds the whole check.
+    view = bot.open_form()
+    bot.kibana.set_delay(5.0, method="GET", path_contains="/api/actions/connectors")
+    try:
+        started = time.monotonic()
+        response = bot.submit_form(view, _values(Provider.OPENAI))
+        elapsed = time.monotonic() - started
+    finally:
+        bot.kibana.set_delay(0, method="GET", path_contains="/api/actions/connectors")
+    assert response.status_code == 200, response.text
+    assert elapsed < 1.0, f"the submission was acknowledged after {elapsed:.2f} s"
+    assert response.json()["response_action"] == "update"
+    assert [r.path for r in bot.kibana.requests_in_flight()] == ["/api/actions/connectors"]
+    reference = reference_from(response)
+    row = bot.request_row(reference)
+    assert row.status == "pending"
+    assert any("could not ask Kibana" in warning for warning in row.warnings), row.warnings
     assert "could not ask Kibana" in json.dumps(bot.card_for(reference))
 
 

@@ -305,3 +305,21 @@ def test_a_secret_with_a_trailing_newline_is_trimmed_or_refused(
 def test_a_blank_kibana_api_key_is_refused(env: pytest.MonkeyPatch) -> None:
     problems = _problems(env, KIBANA_API_KEY="   ")
     assert _named(problems, "KIBANA_API_KEY"), problems
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "example"),
+    [
+        ("KIBANA_URL", "kibana.example.com", "https://kibana.example.com:5601"),
+        ("KIBANA_URL", "kibana.example.com:5601", "https://kibana.example.com:5601"),
+        ("SLACK_API_URL", "slack.com/api/", "https://slack.com/api/"),
+    ],
+)
+def test_a_url_without_scheme_says_add_https(
+    env: pytest.MonkeyPatch, variable: str, value: str, example: str
+) -> None:
+    problems = _problems(env, **{variable: value})
+    [problem] = _named(problems, variable)
+    assert "add https://" in problem
+    assert example in problem
+    assert "relative URL without a base" not in problem
