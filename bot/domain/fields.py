@@ -135,6 +135,25 @@ def check_limits(fields: Iterable[FieldSpec], values: FormValues, result: Valida
             result.error(spec.key, "Choose one of the options.")
 
 
+REASON_MAX = 1000
+REASON_FIELD = FieldSpec(
+    key="reason",
+    label="Reason",
+    hint="The requester sees this in their DM.",
+    kind=FieldKind.MULTILINE,
+    max_length=REASON_MAX,
+)
+
+
+def reason_problem(reason: str) -> str | None:
+    """What is wrong with an approver's reject reason (the requester reads it), or None."""
+    result = Validation()
+    values = {REASON_FIELD.key: reason}
+    check_text_safety((REASON_FIELD,), values, result)
+    check_limits((REASON_FIELD,), values, result)
+    return result.errors.get(REASON_FIELD.key)
+
+
 def check_common(values: FormValues, result: Validation) -> None:
     """Check the fields every provider has: name, space and justification."""
     name = values.get("name", "").strip()

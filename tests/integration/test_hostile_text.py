@@ -123,3 +123,17 @@ def test_a_secret_in_the_api_url_is_refused_and_nothing_is_stored(bot: BotHarnes
         for model in (ConnectorRequest, Job, AuditEvent):
             assert session.scalar(select(func.count()).select_from(model)) == 0
     assert "LEAKED" not in bot.slack.all_text()
+
+
+def test_a_reject_reason_with_bidi_overrides_or_control_bytes_is_refused(bot: BotHarness) -> None:
+    reference = reference_from(bot.request_via_form(_form("SOC assistant")))
+    body = bot.reject(reference, "Budget \u202egnp.exe\u202c reasons").json()
+    assert body["response_action"] == "errors"
+    assert "bidirectional" in body["errors"]["approval.reject_reason"]
+    opened = len(bot.slack.calls_for("views.open"))
+    body = bot.reject(reference, "Budget\x00").json()
+    assert "control characters" in body["errors"]["approval.reject_reason"]
+    assert len(bot.slack.calls_for("views.open")) == opened + 1
+    assert bot.request_row(reference).status == "pending"
+    assert bot.reject(reference, "Budget: use the shared connector.").status_code == 200
+    bot.wait_status(reference, "rejected")

@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.enums import Provider
-from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, FieldSpec
+from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, REASON_MAX, FieldSpec
 from bot.domain.providers import PROVIDERS, ProviderSpec
 from bot.domain.schemas import RequestSnapshot
 from bot.services.catalog import ManagedLlm
@@ -183,7 +183,7 @@ def build_reject_view(snapshot: RequestSnapshot) -> View:
                 label=PlainTextObject(text="Reason"),
                 hint=PlainTextObject(text="The requester sees this in their DM."),
                 element=PlainTextInputElement(
-                    action_id=ActionId.REASON.value, multiline=True, max_length=1000
+                    action_id=ActionId.REASON.value, multiline=True, max_length=REASON_MAX
                 ),
             ),
         ],

@@ -219,3 +219,34 @@ def test_the_walker_catches_raw_hostile_text() -> None:
     assert problems({"title": {"type": "plain_text", "text": escape(HOSTILE)}}, people=PEOPLE)
     assert not problems({"text": escape(HOSTILE) + f" <@{REQUESTER}>"}, people=PEOPLE)
     assert SECRET_IN_URL not in escape(HOSTILE_URL)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bob:hunter2pass@gw.example/v1/chat/completions",
+        f"https://gw.example/v1/chat/completions?api-version=2024-10-21&api_key={SECRET_IN_URL}",
+        f"https://gw.example/v1/chat/completions?X-API-KEY={SECRET_IN_URL}&sig=hunter2pass",
+    ],
+)
+def test_a_stored_url_with_credentials_is_never_shown(url: str) -> None:
+    """Requests stored before the URL check existed: the card, results and the kibana.yml
+    delivery show the URL with its user name/password and credential values redacted."""
+    for status in (RequestStatus.PENDING, RequestStatus.TEST_FAILED, RequestStatus.DELIVERED):
+        snapshot = hostile_snapshot(status).model_copy(
+            update={
+                "connector_name": "SOC assistant",
+                "space_id": "default",
+                "kibana_connector_id": "llm-soc-assistant-k3m9qa",
+                "config": {"apiProvider": "Other", "apiUrl": url},
+                "warnings": [f"The API URL uses plain http ({url})"],
+            }
+        )
+        card = _message(card_text(snapshot), build_card_blocks(snapshot))
+        yaml = _message(*build_yaml_message(snapshot, ["apiKey"]))
+        for shown in (card, yaml):
+            text = str(shown)
+            assert SECRET_IN_URL not in text
+            assert "hunter2pass" not in text
+            assert "gw.example/v1/chat/completions" in text  # the URL itself is still shown
+            assert "[redacted]" in text
