@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 
 class FieldKind(StrEnum):
@@ -83,11 +85,90 @@ JUSTIFICATION_FIELD = FieldSpec(
 )
 
 
+# Characters that reorder how text is displayed (Trojan Source): a name or reason could show
+# approvers something other than what is stored.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters that render as nothing (Hangul fillers, braille blank) besides categories Cf/Z*/C*.
+INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def _is_invisible(char: str) -> bool:
+    return char in INVISIBLE_LETTERS or unicodedata.category(char)[0] in {"C", "Z", "M"}
+
+
+def check_text_safety(fields: Iterable[FieldSpec], values: FormValues, result: Validation) -> None:
+    """Refuse, under its field, text that can't be stored or shown faithfully: bidi overrides,
+    unpaired surrogates and control characters other than tabs and line breaks."""
+    for spec in fields:
+        value = values.get(spec.key, "")
+        if not value:
+            continue
+        if any(char in BIDI_CONTROLS for char in value):
+            result.error(
+                spec.key,
+                "Remove the bidirectional override characters (U+202A to U+202E, U+2066 to "
+                "U+2069): they make text display differently from what it says.",
+            )
+        elif any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+            result.error(spec.key, "The text contains broken characters: type or paste it again.")
+        elif any(
+            unicodedata.category(char) == "Cc" and char != "\t" and char not in LINE_BREAKS
+            for char in value
+        ):
+            result.error(spec.key, "Remove the control characters (invisible bytes) from it.")
+
+
+def check_limits(fields: Iterable[FieldSpec], values: FormValues, result: Validation) -> None:
+    """Refuse what the form itself would not let through (Slack enforces it in the client, a
+    forged submission need not): more than the field's length, a line break in a one-line
+    field, or a select value that is not one of its options."""
+    for spec in fields:
+        value = values.get(spec.key, "")
+        if len(value) > spec.max_length:
+            result.error(
+                spec.key, f"Keep it to {spec.max_length} characters (it has {len(value)})."
+            )
+        elif spec.kind is not FieldKind.MULTILINE and any(char in LINE_BREAKS for char in value):
+            result.error(spec.key, "Keep it on one line: remove the line breaks.")
+        elif value and spec.kind is FieldKind.SELECT and value not in dict(spec.options):
+            result.error(spec.key, "Choose one of the options.")
+
+
+REASON_MAX = 1000
+REASON_FIELD = FieldSpec(
+    key="reason",
+    label="Reason",
+    hint="The requester sees this in their DM.",
+    kind=FieldKind.MULTILINE,
+    max_length=REASON_MAX,
+)
+
+
+def reason_problem(reason: str) -> str | None:
+    """What is wrong with an approver's reject reason (the requester reads it), or None."""
+    result = Validation()
+    values = {REASON_FIELD.key: reason}
+    check_text_safety((REASON_FIELD,), values, result)
+    check_limits((REASON_FIELD,), values, result)
+    return result.errors.get(REASON_FIELD.key)
+
+
 def check_common(values: FormValues, result: Validation) -> None:
     """Check the fields every provider has: name, space and justification."""
     name = values.get("name", "").strip()
     if not name:
         result.error("name", "Give the connector a name.")
+    elif any(char in LINE_BREAKS for char in name):
+        result.error("name", "Keep the name on one line: remove the line breaks.")
+    elif all(_is_invisible(char) for char in name):
+        result.error(
+            "name",
+            "The name has no visible characters (only zero-width, blank or control "
+            "characters): type a name people can read.",
+        )
+    elif any(unicodedata.category(char) == "Cc" for char in name):
+        result.error("name", "Remove the control characters (tabs, invisible bytes) from the name.")
     elif len(name) > NAME_MAX:
         result.error("name", f"Keep the name to {NAME_MAX} characters (it has {len(name)}).")
     space = values.get("space", "").strip()
@@ -140,8 +221,17 @@ def check_url(
     if parts.scheme not in {"http", "https"} or not host:
         result.error(key, "Give a full URL starting with https://, e.g. https://host/v1/chat/…")
         return None
-    if parts.username or parts.password:
-        result.error(key, "Don't put credentials in the URL; use the key field.")
+    if "@" in parts.netloc:
+        result.error(
+            key, f"Don't put credentials in the URL (remove the user@ part): {PLAIN_CONFIG}"
+        )
+        return None
+    secret = next((name for name, _ in query_params(parts.query) if is_secret_param(name)), None)
+    if secret is not None:
+        result.error(
+            key,
+            f"Don't put credentials in the URL (remove {secret}=…): {PLAIN_CONFIG}",
+        )
         return None
     if parts.fragment:
         result.error(key, "Remove the #fragment from the URL.")
@@ -158,6 +248,67 @@ def check_url(
             "must be able to reach it."
         )
     return parsed
+
+
+PLAIN_CONFIG = (
+    "Kibana stores the API URL as plain config, visible to anyone who can read connectors; "
+    "put the key in the key field."
+)
+# Query parameters that carry credentials, compared lowercased without "-", "_" and ".".
+SECRET_PARAMS = frozenset(
+    {"key", "sig", "code", "pwd", "pass", "auth", "jwt", "sas", "session", "bearer", "apikey"}
+)
+SECRET_PARAM_ENDINGS = (
+    "key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "signature",
+    "sig",
+    "credential",
+    "credentials",
+    "auth",
+    "authorization",
+)
+REDACTED = "[redacted]"
+USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+PARAMETER = re.compile(r"([?&;#])([^=&#;]*)=([^&#;]*)")
+URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s<>\"'`|]+")
+
+
+def query_params(query: str) -> list[tuple[str, str]]:
+    """The name/value pairs of a URL's query, blank values kept."""
+    return parse_qsl(query, keep_blank_values=True)
+
+
+def is_secret_param(name: str) -> bool:
+    """True for a query parameter that carries a credential (api_key, token, sig, code…);
+    api-version and other plain settings are not."""
+    normalised = re.sub(r"[-_.\s]", "", name.lower())
+    return normalised in SECRET_PARAMS or normalised.endswith(SECRET_PARAM_ENDINGS)
+
+
+def redact_url(url: str) -> str:
+    """The URL with any user name/password and credential-carrying parameter values redacted.
+
+    Pattern-based rather than parsed, so that a URL too broken to parse is redacted too."""
+    url = USERINFO.sub(lambda match: match.group(1) + REDACTED + "@", url)
+    return PARAMETER.sub(
+        lambda match: (
+            f"{match.group(1)}{match.group(2)}={REDACTED}"
+            if is_secret_param(unquote(match.group(2)))
+            else match.group(0)
+        ),
+        url,
+    )
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it passed through :func:`redact_url`."""
+    if "://" not in text:
+        return text
+    return URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
 
 
 def is_private_host(host: str) -> bool:

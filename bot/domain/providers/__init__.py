@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from bot.domain.enums import Provider
-from bot.domain.fields import COMMON_FIELDS, FormValues, Validation, check_common
+from bot.domain.fields import (
+    COMMON_FIELDS,
+    JUSTIFICATION_FIELD,
+    FormValues,
+    Validation,
+    check_common,
+    check_limits,
+    check_text_safety,
+)
 from bot.domain.providers import azure, bedrock, elastic, openai, self_managed, vertex
 from bot.domain.providers.spec import ProviderSpec
 
@@ -28,11 +36,16 @@ def provider_spec(provider: Provider) -> ProviderSpec:
 
 
 def validate_request(spec: ProviderSpec, values: FormValues) -> Validation:
-    """Run the common checks and the provider's own; errors are keyed by field."""
+    """Run the checks every field gets, the common ones and the provider's own; errors are
+    keyed by field (the first problem found for a field is the one shown)."""
     result = Validation()
+    fields = (*COMMON_FIELDS, *spec.fields, JUSTIFICATION_FIELD)
     if spec.creates_connector:
+        check_text_safety(fields, values, result)
         check_common(values, result)
     spec.check(values, result)
+    if spec.creates_connector:
+        check_limits(fields, values, result)
     return result
 
 

@@ -117,6 +117,9 @@ def check_credentials(raw: str, project: str, result: Validation) -> None:
             "whole file, from { to }.",
         )
         return
+    except RecursionError:  # nested deeper than a key file ever is
+        result.error("credentials_json", "That is not a key file: paste the whole file.")
+        return
     if not isinstance(document, dict):
         result.error("credentials_json", "The key file is a JSON object, from { to }.")
         return

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
+from bot.domain.fields import reason_problem
 from bot.errors import BotError
 from bot.services import requests
 from bot.slack import forms
@@ -112,6 +113,9 @@ def register(app: App, deps: Deps) -> None:
                 response_action="errors",
                 errors={BlockId.REJECT_REASON.value: "Give a reason: the requester sees it."},
             )
+            return
+        if problem := reason_problem(reason):
+            ack(response_action="errors", errors={BlockId.REJECT_REASON.value: problem})
             return
         try:
             requests.reject_request(

@@ -17,7 +17,8 @@ from bot.kibana.errors import KibanaError, KibanaNotFoundError
 from bot.services import catalog, intake, requests
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.views.common import escape, to_dicts
+from bot.slack.views import answers
+from bot.slack.views.common import to_dicts
 from bot.slack.views.connector_list import build_connector_list
 from bot.slack.views.request_modal import (
     build_managed_llm_view,
@@ -28,17 +29,6 @@ from bot.slack.views.request_modal import (
 from bot.slack.views.status import build_status_blocks
 
 log = logging.getLogger(__name__)
-
-
-def usage(command: str) -> str:
-    return (
-        f"*{command}* asks for an LLM connector in Kibana; an approver decides.\n"
-        f"• `{command}` opens the request form\n"
-        f"• `{command} list [space]` shows the connectors a Kibana space already has\n"
-        f"• `{command} status REQ-XXXXXX` shows where a request is and its history\n"
-        f"• `{command} cancel REQ-XXXXXX` withdraws your pending request\n"
-        f"• `{command} help` shows this"
-    )
 
 
 def register(app: App, deps: Deps, *, slash_command: str) -> None:
@@ -56,10 +46,7 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         verb, rest = words[0].lower(), words[1:]
         if verb == "list":
             space = rest[0] if rest else "default"
-            ack(
-                text=f"Asking Kibana for the connectors in space `{space[:100]}`…",
-                response_type="ephemeral",
-            )
+            ack(text=answers.listing_text(space), response_type="ephemeral")
             _list_connectors(deps, respond, space_id=space)
             return
         if verb == "status":
@@ -69,9 +56,9 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         if verb == "cancel":
             text = _cancel(deps, rest, actor=str(command["user_id"]), command=slash_command)
         elif verb == "help":
-            text = usage(slash_command)
+            text = answers.usage(slash_command)
         else:
-            text = f"I don't know “{words[0][:40]}”.\n" + usage(slash_command)
+            text = answers.unknown_verb_text(words[0], slash_command)
         ack(text=text, response_type="ephemeral")
 
     @app.action(ActionId.PROVIDER.value)
@@ -177,10 +164,10 @@ def _list_connectors(deps: Deps, respond: Respond, *, space_id: str) -> None:
     try:
         connectors = catalog.list_connectors(deps, space_id=space_id)
     except KibanaNotFoundError:
-        respond(text=f"Kibana has no space `{escape(space_id[:100])}`.")
+        respond(text=answers.no_space_text(space_id))
         return
     except KibanaError as error:
-        respond(text=f"Kibana could not be asked: {escape(error.message)}")
+        respond(text=answers.kibana_unreachable_text(error.message))
         return
     text, blocks = build_connector_list(space_id, connectors)
     respond(text=text, blocks=to_dicts(blocks))
@@ -208,4 +195,4 @@ def _cancel(deps: Deps, words: list[str], *, actor: str, command: str) -> str:
         snapshot = requests.cancel_request(deps, reference=reference, actor=actor)
     except BotError as error:
         return error.user_message
-    return f"{snapshot.reference} is cancelled; its secrets are erased."
+    return answers.cancelled_text(snapshot.reference)

@@ -17,6 +17,7 @@ from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.metadata import RequestButton, encode
 from bot.slack.views.common import (
+    code,
     context,
     escape,
     fields_section,
@@ -27,13 +28,15 @@ from bot.slack.views.common import (
 )
 
 S = RequestStatus
+CONFIRM_TEXT_MAX = 300
 
 
 def card_text(snapshot: RequestSnapshot) -> str:
     """Notification fallback text of the card."""
     return (
-        f"{snapshot.reference}: {snapshot.provider_label} connector “{snapshot.connector_name}” "
-        f"requested by <@{snapshot.requested_by}> — {status_line(snapshot)}"
+        f"{snapshot.reference}: {snapshot.provider_label} connector "
+        f"“{escape(truncate(snapshot.connector_name, 80))}” requested by "
+        f"{mention(snapshot.requested_by)} — {status_line(snapshot)}"
     )
 
 
@@ -41,10 +44,10 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
     """The card: who asks for what and why, its state, and buttons while it is pending."""
     details = [
         ("Requester", mention(snapshot.requested_by)),
-        ("Provider", f"{snapshot.provider_label} (`{snapshot.connector_type_id}`)"),
+        ("Provider", f"{snapshot.provider_label} ({code(snapshot.connector_type_id)})"),
         ("Model", escape(snapshot.model or "Kibana's default")),
-        ("Kibana space", f"`{snapshot.space_id}`"),
-        ("Connector", f"{escape(snapshot.connector_name)}\n`{snapshot.kibana_connector_id}`"),
+        ("Kibana space", code(snapshot.space_id)),
+        ("Connector", f"{escape(snapshot.connector_name)}\n{code(snapshot.kibana_connector_id)}"),
     ]
     if snapshot.api_url:
         details.append(("API URL", escape(truncate(snapshot.api_url, 300))))
@@ -73,8 +76,11 @@ def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
                 confirm=ConfirmObject(
                     title=PlainTextObject(text="Create this connector?"),
                     text=MarkdownTextObject(
-                        text=f"The bot creates *{escape(truncate(snapshot.connector_name, 80))}* "
-                        f"in space `{snapshot.space_id}` and tests it."
+                        text=truncate(
+                            f"The bot creates *{escape(truncate(snapshot.connector_name, 80))}* "
+                            f"in space {code(truncate(snapshot.space_id, 100))} and tests it.",
+                            CONFIRM_TEXT_MAX,
+                        )
                     ),
                     confirm=PlainTextObject(text="Approve"),
                     deny=PlainTextObject(text="Back"),

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
-from bot.domain.fields import FieldKind, FieldSpec
+from bot.domain.fields import FieldKind, FieldSpec, redact_urls
 from bot.slack.ids import ActionId
 
 SECTION_TEXT_MAX = 3000
@@ -27,9 +27,26 @@ OPTION_TEXT_MAX = 75
 INPUT_MAX = 3000
 
 
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape(text: object) -> str:
+    """Make text from outside the bot (a request, Kibana) safe to put in mrkdwn.
+
+    The one helper for every ``text`` fallback, mrkdwn block, field and context: it escapes
+    the three characters mrkdwn treats as markup (so ``<!channel>``, ``<@U…>``, ``<#C…>`` and
+    ``<https://…|label>`` show as typed instead of pinging or disguising a link), and redacts
+    credentials in any URL it contains. Code spans and blocks need it too: Slack still parses
+    ``<!channel>`` inside backticks. plain_text objects are not parsed: don't use it there."""
+    shown = redact_urls(str(text))
+    return shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(text: object) -> str:
+    """Inline code (backticks) around escaped text."""
+    return f"`{escape(text)}`"
+
+
+def code_block(text: object) -> str:
+    """A preformatted block around escaped text."""
+    return f"```{escape(text)}```"
 
 
 def truncate(text: str, limit: int) -> str:
@@ -43,7 +60,8 @@ def slack_date(moment: datetime) -> str:
 
 
 def mention(user_id: str) -> str:
-    return f"<@{user_id}>"
+    """A mention of a Slack user id (never an empty ``<@>``)."""
+    return f"<@{user_id}>" if user_id else "someone"
 
 
 def section(text: str, *, block_id: str | None = None) -> SectionBlock:

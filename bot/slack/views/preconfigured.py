@@ -6,7 +6,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.preconfigured import keystore_commands, preconfigured_yaml
 from bot.domain.schemas import RequestSnapshot
-from bot.slack.views.common import context, escape, section
+from bot.slack.views.common import code_block, context, escape, section
 
 
 def build_yaml_message(
@@ -23,20 +23,20 @@ def build_yaml_message(
         secret_keys=secret_names,
     )
     commands = keystore_commands(snapshot.kibana_connector_id, secret_names)
-    text = f"{snapshot.reference}: kibana.yml entry for “{snapshot.connector_name}”"
+    text = f"{snapshot.reference}: kibana.yml entry for “{escape(snapshot.connector_name)}”"
     blocks: list[Block] = [
         section(
             f":package: *{snapshot.reference}* · {escape(snapshot.connector_name)} "
             f"({snapshot.provider_label}) as a preconfigured connector. Add this to "
             "`kibana.yml` on every Kibana instance:"
         ),
-        section(f"```{yaml}```"),
+        section(code_block(yaml)),
     ]
     if commands:
         blocks.append(
             section(
                 "Then put the secrets in the Kibana keystore (ask the requester for them; the "
-                "bot has erased its copy):\n```" + "\n".join(commands) + "```"
+                "bot has erased its copy):\n" + code_block("\n".join(commands))
             )
         )
     blocks.append(

@@ -14,13 +14,13 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.enums import Provider
-from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, FieldSpec
+from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, REASON_MAX, FieldSpec
 from bot.domain.providers import PROVIDERS, ProviderSpec
 from bot.domain.schemas import RequestSnapshot
 from bot.services.catalog import ManagedLlm
 from bot.slack.ids import ActionId, BlockId, CallbackId, field_block_id
 from bot.slack.metadata import RejectMetadata, RequestFormMetadata, encode
-from bot.slack.views.common import context, escape, field_input, option, section
+from bot.slack.views.common import code, context, escape, field_input, mention, option, section
 
 COMMON_KEYS = frozenset(spec.key for spec in (*COMMON_FIELDS, JUSTIFICATION_FIELD))
 TITLE = "LLM connector request"
@@ -118,7 +118,7 @@ def build_submitted_view(snapshot: RequestSnapshot) -> View:
     lines = [
         f":white_check_mark: Request *{snapshot.reference}* is waiting for an approver.",
         f"*{escape(snapshot.connector_name)}* ({snapshot.provider_label}) in space "
-        f"`{snapshot.space_id}`.",
+        f"{code(snapshot.space_id)}.",
         "You'll get a DM when it is decided, and again with the connector's test result. "
         f"Quote *{snapshot.reference}* if you ask about it.",
     ]
@@ -148,8 +148,8 @@ def build_managed_llm_view(answer: ManagedLlm) -> View:
     """Whether Elastic Managed LLM is there to use, or what the deployment needs."""
     if answer.connector is not None:
         text = (
-            f":white_check_mark: *{escape(answer.connector.name)}* (`{answer.connector.id}`) is "
-            "ready to use: pick it as the connector in the AI Assistant, Attack Discovery or "
+            f":white_check_mark: *{escape(answer.connector.name)}* ({code(answer.connector.id)}) "
+            "is ready to use: pick it as the connector in the AI Assistant, Attack Discovery or "
             "Playground. Nothing to create, no approval needed."
         )
     else:
@@ -175,7 +175,7 @@ def build_reject_view(snapshot: RequestSnapshot) -> View:
         private_metadata=encode(RejectMetadata(request_id=snapshot.id)),
         blocks=[
             section(
-                f"Reject *{snapshot.reference}*, <@{snapshot.requested_by}>'s request for "
+                f"Reject *{snapshot.reference}*, {mention(snapshot.requested_by)}'s request for "
                 f"*{escape(snapshot.connector_name)}* ({snapshot.provider_label})?"
             ),
             InputBlock(
@@ -183,7 +183,7 @@ def build_reject_view(snapshot: RequestSnapshot) -> View:
                 label=PlainTextObject(text="Reason"),
                 hint=PlainTextObject(text="The requester sees this in their DM."),
                 element=PlainTextInputElement(
-                    action_id=ActionId.REASON.value, multiline=True, max_length=1000
+                    action_id=ActionId.REASON.value, multiline=True, max_length=REASON_MAX
                 ),
             ),
         ],

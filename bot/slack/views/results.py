@@ -7,7 +7,16 @@ from slack_sdk.models.blocks import Block
 from bot.domain.enums import Notice, RequestStatus
 from bot.domain.schemas import Outcome, RequestSnapshot
 from bot.slack.views.approval_message import status_line
-from bot.slack.views.common import context, escape, fields_section, mention, section, truncate
+from bot.slack.views.common import (
+    code,
+    code_block,
+    context,
+    escape,
+    fields_section,
+    mention,
+    section,
+    truncate,
+)
 
 S = RequestStatus
 
@@ -15,7 +24,7 @@ S = RequestStatus
 def _subject(snapshot: RequestSnapshot) -> str:
     return (
         f"*{snapshot.reference}* · {escape(snapshot.connector_name)} "
-        f"({snapshot.provider_label}, space `{snapshot.space_id}`)"
+        f"({snapshot.provider_label}, space {code(snapshot.space_id)})"
     )
 
 
@@ -46,7 +55,7 @@ def build_outcome_blocks(snapshot: RequestSnapshot) -> list[Block]:
     if outcome.duration_ms is not None:
         pairs.append(("Time taken", f"{outcome.duration_ms / 1000:.2f} s"))
     if snapshot.kibana_connector_id and snapshot.status is not S.FAILED:
-        pairs.append(("Connector id", f"`{snapshot.kibana_connector_id}`"))
+        pairs.append(("Connector id", code(snapshot.kibana_connector_id)))
     if outcome.ok and outcome.reading:
         reading = outcome.reading
         pairs.append(("Model that answered", escape(reading.model or "not reported")))
@@ -72,9 +81,9 @@ def _tokens(outcome: Outcome) -> str:
 def _failure_blocks(outcome: Outcome) -> list[Block]:
     said = []
     if outcome.message:
-        said.append(f"*Kibana said*\n```{truncate(outcome.message, 1200)}```")
+        said.append(f"*Kibana said*\n{code_block(truncate(outcome.message, 1200))}")
     if outcome.service_message:
-        said.append(f"*Service message*\n```{truncate(outcome.service_message, 1200)}```")
+        said.append(f"*Service message*\n{code_block(truncate(outcome.service_message, 1200))}")
     blocks: list[Block] = [section("\n".join(said))] if said else []
     if outcome.hint:
         blocks.append(section(f":bulb: *Likely cause and fix:* {escape(outcome.hint)}"))
@@ -87,14 +96,15 @@ def outcome_text(snapshot: RequestSnapshot) -> str:
         S.TESTED_OK: "created and tested OK",
         S.TEST_FAILED: "created, but its test failed",
         S.FAILED: "not created",
-        S.REJECTED: f"rejected by <@{snapshot.decided_by}>",
+        S.REJECTED: f"rejected by {mention(snapshot.decided_by or '')}",
         S.CANCELLED: "cancelled",
         S.EXPIRED: "expired",
         S.DELIVERED: "approved for delivery as a kibana.yml preconfigured connector",
     }.get(snapshot.status, snapshot.status.value)
     return (
-        f"{snapshot.reference}: {snapshot.provider_label} connector “{snapshot.connector_name}” "
-        f"for <@{snapshot.requested_by}> in space {snapshot.space_id}: {headline}"
+        f"{snapshot.reference}: {snapshot.provider_label} connector "
+        f"“{escape(truncate(snapshot.connector_name, 80))}” for {mention(snapshot.requested_by)} "
+        f"in space {escape(snapshot.space_id)}: {headline}"
     )
 
 
@@ -114,7 +124,7 @@ def requester_message(
     elif notice is Notice.SUBMITTED:
         text = (
             f"Your request {_subject(snapshot)} is waiting for an approver. "
-            f"Cancel it with `{command} cancel {snapshot.reference}` while it waits."
+            f"Cancel it with {code(f'{command} cancel {snapshot.reference}')} while it waits."
         )
     elif snapshot.status is S.REJECTED:
         reason = escape(truncate(snapshot.decision_reason or "", 1000))

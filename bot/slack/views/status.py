@@ -6,7 +6,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.slack.views.approval_message import status_line
-from bot.slack.views.common import escape, mention, section, slack_date
+from bot.slack.views.common import code, escape, mention, section, slack_date
 
 WHAT = {
     "submitted": "submitted",
@@ -29,13 +29,13 @@ def build_status_blocks(
     snapshot: RequestSnapshot, history: list[AuditEntry]
 ) -> tuple[str, list[Block]]:
     lines = [
-        f"• {slack_date(entry.at)}: {WHAT.get(entry.action, entry.action)}"
+        f"• {slack_date(entry.at)}: {escape(WHAT.get(entry.action, entry.action))}"
         + (f" by {mention(entry.actor)}" if entry.actor else "")
         for entry in history[-MAX_EVENTS:]
     ]
     head = (
         f"*{snapshot.reference}* · {escape(snapshot.connector_name)} ({snapshot.provider_label}, "
-        f"space `{snapshot.space_id}`), asked by {mention(snapshot.requested_by)}\n"
+        f"space {code(snapshot.space_id)}), asked by {mention(snapshot.requested_by)}\n"
         f"{status_line(snapshot)}"
     )
     text = f"{snapshot.reference}: {snapshot.status.value}"

@@ -1,0 +1,42 @@
+"""The short text answers of the slash command (help, list, cancel…), escaped for mrkdwn."""
+
+from __future__ import annotations
+
+from bot.slack.views.common import code, escape
+
+WORD_SHOWN_MAX = 40
+SPACE_SHOWN_MAX = 100
+
+
+def usage(command: str) -> str:
+    """What the command can do."""
+    return (
+        f"*{command}* asks for an LLM connector in Kibana; an approver decides.\n"
+        f"• `{command}` opens the request form\n"
+        f"• `{command} list [space]` shows the connectors a Kibana space already has\n"
+        f"• `{command} status REQ-XXXXXX` shows where a request is and its history\n"
+        f"• `{command} cancel REQ-XXXXXX` withdraws your pending request\n"
+        f"• `{command} help` shows this"
+    )
+
+
+def unknown_verb_text(word: str, command: str) -> str:
+    """The answer to a word the command doesn't know, with the usage."""
+    return f"I don't know “{escape(word[:WORD_SHOWN_MAX])}”.\n" + usage(command)
+
+
+def listing_text(space_id: str) -> str:
+    """The acknowledgement of `list` while Kibana is asked."""
+    return f"Asking Kibana for the connectors in space {code(space_id[:SPACE_SHOWN_MAX])}…"
+
+
+def no_space_text(space_id: str) -> str:
+    return f"Kibana has no space {code(space_id[:SPACE_SHOWN_MAX])}."
+
+
+def kibana_unreachable_text(message: str) -> str:
+    return f"Kibana could not be asked: {escape(message)}"
+
+
+def cancelled_text(reference: str) -> str:
+    return f"{escape(reference)} is cancelled; its secrets are erased."

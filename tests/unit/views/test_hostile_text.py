@@ -1,0 +1,252 @@
+"""Every message and view the bot builds, for a request full of hostile text, pings nobody,
+disguises no link and shows no URL credential."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.domain.enums import Notice, Provider, RequestStatus
+from bot.domain.schemas import AuditEntry, Outcome, RequestSnapshot
+from bot.domain.testing import TestReading as Reading
+from bot.kibana.models import Connector
+from bot.services.catalog import ManagedLlm
+from bot.slack.notifier import SlackNotifier
+from bot.slack.views import answers
+from bot.slack.views.approval_message import build_card_blocks, card_text, status_line
+from bot.slack.views.common import escape, to_dicts
+from bot.slack.views.connector_list import build_connector_list
+from bot.slack.views.preconfigured import build_yaml_message
+from bot.slack.views.request_modal import (
+    build_managed_llm_view,
+    build_reject_view,
+    build_request_view,
+    build_submitted_view,
+)
+from bot.slack.views.results import (
+    build_outcome_blocks,
+    outcome_text,
+    requester_message,
+    thread_message,
+)
+from bot.slack.views.status import build_status_blocks
+from tests.unit.views.hostile import HOSTILE, HOSTILE_URL, SECRET_IN_URL, problems
+
+REQUESTER = "UREQUESTER1"
+APPROVER = "UAPPROVER1"
+PEOPLE = (REQUESTER, APPROVER)
+NOW = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+
+
+def hostile_snapshot(status: RequestStatus, *, ok: bool = True) -> RequestSnapshot:
+    """A request whose every piece of text came from a hostile requester or Kibana (as an old
+    stored request could have: the space and ids too)."""
+    outcome = Outcome(
+        stage="test"
+        if status in {RequestStatus.TESTED_OK, RequestStatus.TEST_FAILED}
+        else "create",
+        ok=ok,
+        duration_ms=1234,
+        reading=Reading(
+            model=HOSTILE, reply=HOSTILE, total_tokens=3, prompt_tokens=1, completion_tokens=2
+        ),
+        message=f"{HOSTILE} calling {HOSTILE_URL}",
+        service_message=HOSTILE,
+        http_status=400,
+        hint=HOSTILE,
+    )
+    return RequestSnapshot(
+        id=7,
+        reference="REQ-7K3M9Q",
+        status=status,
+        provider=Provider.OPENAI_COMPATIBLE,
+        provider_label="Other OpenAI-compatible service",
+        connector_type_id=".gen-ai",
+        connector_name=HOSTILE,
+        space_id=HOSTILE,
+        kibana_connector_id=HOSTILE,
+        config={"apiProvider": "Other", "apiUrl": HOSTILE_URL, "defaultModel": HOSTILE},
+        justification=HOSTILE,
+        warnings=[HOSTILE, f"The API URL uses plain http ({HOSTILE_URL})"],
+        requested_by=REQUESTER,
+        card_channel="CAPPROVALS",
+        card_ts="1700000000.000100",
+        decided_by=APPROVER if status is not RequestStatus.PENDING else None,
+        decided_at=NOW if status is not RequestStatus.PENDING else None,
+        decision_reason=HOSTILE,
+        outcome=outcome if status not in {RequestStatus.PENDING} else None,
+        failure_message=HOSTILE,
+        created_at=NOW,
+        finished_at=None,
+    )
+
+
+SNAPSHOTS = [
+    pytest.param(hostile_snapshot(status, ok=ok), id=f"{status.value}-{'ok' if ok else 'failed'}")
+    for status in RequestStatus
+    for ok in (True, False)
+]
+
+
+def _assert_clean(value: Any) -> None:
+    found = problems(value, people=PEOPLE)
+    assert not found, "\n".join(found)
+
+
+def _message(text: str, blocks: list[Any]) -> dict[str, Any]:
+    return {"text": text, "blocks": to_dicts(blocks)}
+
+
+@pytest.mark.parametrize("snapshot", SNAPSHOTS)
+def test_card_and_results_escape_every_hostile_text(snapshot: RequestSnapshot) -> None:
+    _assert_clean(_message(card_text(snapshot), build_card_blocks(snapshot)))
+    _assert_clean({"text": status_line(snapshot)})
+    _assert_clean(_message(outcome_text(snapshot), build_outcome_blocks(snapshot)))
+    for notice in Notice:
+        _assert_clean(_message(*requester_message(snapshot, notice)))
+        _assert_clean(_message(*thread_message(snapshot, notice)))
+
+
+@pytest.mark.parametrize("snapshot", SNAPSHOTS)
+def test_status_yaml_and_modals_escape_every_hostile_text(snapshot: RequestSnapshot) -> None:
+    history = [
+        AuditEntry(action="submitted", actor=REQUESTER, at=NOW),
+        AuditEntry(action=HOSTILE, actor=None, at=NOW),
+    ]
+    _assert_clean(_message(*build_status_blocks(snapshot, history)))
+    _assert_clean(_message(*build_yaml_message(snapshot, ["apiKey", HOSTILE])))
+    _assert_clean(build_submitted_view(snapshot).to_dict())
+    _assert_clean(build_reject_view(snapshot).to_dict())
+
+
+def test_the_notifier_posts_nothing_unescaped() -> None:
+    calls: list[dict[str, Any]] = []
+
+    class Recorder:
+        def chat_postMessage(self, **arguments: Any) -> dict[str, Any]:
+            calls.append(arguments)
+            return {"channel": arguments["channel"], "ts": "1700000000.000100"}
+
+        def chat_update(self, **arguments: Any) -> dict[str, Any]:
+            calls.append(arguments)
+            return {}
+
+    notifier = SlackNotifier(
+        cast(WebClient, Recorder()), approval_channel="CAPPROVALS", notify_channel="CNOTIFY"
+    )
+    for status in RequestStatus:
+        snapshot = hostile_snapshot(status, ok=status is not RequestStatus.TEST_FAILED)
+        notifier.post_card(snapshot)
+        notifier.refresh_card(snapshot)
+        notifier.notify_channel(snapshot)
+        for notice in Notice:
+            notifier.reply_in_thread(snapshot, notice)
+            notifier.dm_requester(snapshot, notice)
+    assert len(calls) == len(RequestStatus) * (3 + 2 * len(Notice))
+    for call in calls:
+        _assert_clean({key: value for key, value in call.items() if key in {"text", "blocks"}})
+
+
+def test_kibana_echoes_in_the_list_and_managed_llm_answers_are_escaped() -> None:
+    connectors = [
+        Connector(
+            id=HOSTILE,
+            name=HOSTILE,
+            connector_type_id=HOSTILE,
+            config={"apiProvider": HOSTILE, "defaultModel": HOSTILE, "apiUrl": HOSTILE_URL},
+        ),
+        Connector(
+            id="c2",
+            name=HOSTILE,
+            connector_type_id=".bedrock",
+            config={"providerConfig": {"model_id": HOSTILE}},
+        ),
+    ]
+    _assert_clean(_message(*build_connector_list(HOSTILE, connectors)))
+    _assert_clean(_message(*build_connector_list(HOSTILE, [])))
+    managed = Connector(id=HOSTILE, name=HOSTILE, connector_type_id=".inference")
+    _assert_clean(build_managed_llm_view(ManagedLlm(managed)).to_dict())
+    _assert_clean(build_managed_llm_view(ManagedLlm(None, HOSTILE)).to_dict())
+
+
+def test_command_answers_escape_what_was_typed() -> None:
+    for text in (
+        answers.unknown_verb_text(HOSTILE, "/llm-connector"),
+        answers.listing_text(HOSTILE),
+        answers.no_space_text(HOSTILE),
+        answers.kibana_unreachable_text(HOSTILE),
+        answers.cancelled_text(HOSTILE),
+        answers.usage("/llm-connector"),
+    ):
+        _assert_clean({"text": text})
+
+
+def test_the_form_escapes_kibanas_reasons_and_keeps_typed_values_as_typed() -> None:
+    from bot.domain.providers import PROVIDERS
+
+    for spec in PROVIDERS.values():
+        carried = {"name": HOSTILE, "justification": HOSTILE, "model": HOSTILE}
+        view = build_request_view(
+            spec,
+            carried=carried,
+            unavailable=dict.fromkeys(PROVIDERS, HOSTILE),
+            deprecated=[".gen-ai"],
+        ).to_dict()
+        _assert_clean(view)
+        # plain_text inputs show what was typed: not escaped, so not shown as &lt;…
+        if spec.creates_connector:
+            initial = [
+                b["element"].get("initial_value")
+                for b in view["blocks"]
+                if b.get("block_id") == "field.name"
+            ]
+            assert initial == [HOSTILE]
+
+
+def test_the_walker_catches_raw_hostile_text() -> None:
+    """The check itself: raw input in a text, a field or a code span is caught; escaped isn't."""
+    assert problems({"text": HOSTILE}, people=PEOPLE)
+    assert problems({"text": f"`{HOSTILE}`"}, people=PEOPLE)
+    assert problems(
+        {"blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": HOSTILE}]}]},
+        people=PEOPLE,
+    )
+    assert problems({"text": f"see {HOSTILE_URL.replace('<!channel>', '')}"}, people=PEOPLE)
+    assert problems({"text": escape(escape(HOSTILE))}, people=PEOPLE)
+    assert problems({"title": {"type": "plain_text", "text": escape(HOSTILE)}}, people=PEOPLE)
+    assert not problems({"text": escape(HOSTILE) + f" <@{REQUESTER}>"}, people=PEOPLE)
+    assert SECRET_IN_URL not in escape(HOSTILE_URL)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://bob:hunter2pass@gw.example/v1/chat/completions",
+        f"https://gw.example/v1/chat/completions?api-version=2024-10-21&api_key={SECRET_IN_URL}",
+        f"https://gw.example/v1/chat/completions?X-API-KEY={SECRET_IN_URL}&sig=hunter2pass",
+    ],
+)
+def test_a_stored_url_with_credentials_is_never_shown(url: str) -> None:
+    """Requests stored before the URL check existed: the card, results and the kibana.yml
+    delivery show the URL with its user name/password and credential values redacted."""
+    for status in (RequestStatus.PENDING, RequestStatus.TEST_FAILED, RequestStatus.DELIVERED):
+        snapshot = hostile_snapshot(status).model_copy(
+            update={
+                "connector_name": "SOC assistant",
+                "space_id": "default",
+                "kibana_connector_id": "llm-soc-assistant-k3m9qa",
+                "config": {"apiProvider": "Other", "apiUrl": url},
+                "warnings": [f"The API URL uses plain http ({url})"],
+            }
+        )
+        card = _message(card_text(snapshot), build_card_blocks(snapshot))
+        yaml = _message(*build_yaml_message(snapshot, ["apiKey"]))
+        for shown in (card, yaml):
+            text = str(shown)
+            assert SECRET_IN_URL not in text
+            assert "hunter2pass" not in text
+            assert "gw.example/v1/chat/completions" in text  # the URL itself is still shown
+            assert "[redacted]" in text
