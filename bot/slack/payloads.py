@@ -41,6 +41,7 @@ class _State(_Loose):
 
 class _View(_Loose):
     id: str = _ID
+    type: str = _ID
     callback_id: str = ""
     hash: str | None = None
     private_metadata: str = ""
@@ -83,6 +84,20 @@ class _Command(_Loose):
     response_url: str | None = None
 
 
+class _Envelope(_Loose):
+    """Fields Bolt itself reads from any request, before a listener is chosen."""
+
+    type: str | None = None
+    event: dict[str, Any] | None = None
+    authorizations: list[dict[str, Any]] | None = None
+    response_url: str | None = None
+    response_urls: list[dict[str, Any]] | None = None
+    user: dict[str, Any] | str | None = None
+    team: dict[str, Any] | str | None = None
+    enterprise: dict[str, Any] | str | None = None
+    channel: dict[str, Any] | str | None = None
+
+
 # Actions whose listener reads the view the action happened in.
 _VIEW_ACTIONS = {ActionId.PROVIDER.value}
 
@@ -93,6 +108,9 @@ def malformed_reason(body: dict[str, Any]) -> str | None:
     The reason is a fixed phrase naming the request kind and the top-level field: it never
     quotes the body.
     """
+    problem = _problem("request", _Envelope, body)
+    if problem is not None:
+        return problem
     if "command" in body:
         return _problem("command", _Command, body)
     kind = body.get("type")
