@@ -11,6 +11,7 @@ import resource
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
@@ -44,6 +45,7 @@ _STATUS = {
     405: "Method Not Allowed",
     411: "Length Required",
     413: "Content Too Large",
+    500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
@@ -149,10 +151,14 @@ def _slack(
         return _json(start_response, 400, {"error": "malformed request"})
     headers["content-length"] = str(len(body))
     try:
+        if headers.get("content-type") != "application/json" and not text.startswith("{"):
+            # Bolt reads a form with replacement characters for bad bytes: refuse them instead.
+            parse_qsl(text, keep_blank_values=True, errors="strict")
         request = BoltRequest(
             body=text, query=str(environ.get("QUERY_STRING", "")), headers=headers
         )
     except (ValueError, TypeError, AttributeError, KeyError, IndexError) as error:
+        # UnicodeDecodeError is a ValueError
         log.info("refused a signed Slack request: unreadable (%s)", type(error).__name__)
         return _json(start_response, 400, {"error": "malformed request"})
     reason = (
@@ -161,7 +167,11 @@ def _slack(
     if reason is not None:
         log.info("refused a signed Slack request: %s", reason)
         return _json(start_response, 400, {"error": "malformed request"})
-    answer = app.dispatch(request)
+    try:
+        answer = app.dispatch(request)
+    except Exception as error:  # noqa: BLE001 - one short line, never the body or a traceback
+        log.error("a signed Slack request failed inside Bolt (%s)", type(error).__name__)
+        return _json(start_response, 500, {"error": "internal error"})
     response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
     start_response(response.status, response.get_headers())
     return response.get_body()
