@@ -85,13 +85,14 @@ class _Command(_Loose):
 
 
 class _Envelope(_Loose):
-    """Fields Bolt itself reads from any request, before a listener is chosen."""
+    """Fields Bolt itself reads from any request, before a listener is chosen (present but
+    null is refused where Bolt would index into it)."""
 
     type: str | None = None
-    event: dict[str, Any] | None = None
-    authorizations: list[dict[str, Any]] | None = None
+    event: dict[str, Any] = {}
+    authorizations: list[dict[str, Any]] = []
     response_url: str | None = None
-    response_urls: list[dict[str, Any]] | None = None
+    response_urls: list[dict[str, Any]] = []
     user: dict[str, Any] | str | None = None
     team: dict[str, Any] | str | None = None
     enterprise: dict[str, Any] | str | None = None

@@ -151,6 +151,10 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
         json.dumps({"type": "event_callback", "event": "x"}).encode(),
         "application/json",
     ),
+    "event null (found by tests/integration/test_http_fuzz.py)": (
+        _payload({"type": "event_callback", "user": {"id": "U1"}, "event": None}),
+        FORM,
+    ),
     "JSON body truncated": (b'{"type": "event_callback", "event": {', "application/json"),
     "JSON body a list": (b"[1, 2]", "application/json"),
     "command without user_id": (_command(user_id=None), FORM),
