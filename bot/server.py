@@ -22,6 +22,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import MultiSocketServer, TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
+from bot.slack.error_handler import VERIFIED
 from bot.slack.payloads import malformed_reason
 
 if TYPE_CHECKING:
@@ -155,7 +156,10 @@ def _slack(
             # Bolt reads a form with replacement characters for bad bytes: refuse them instead.
             parse_qsl(text, keep_blank_values=True, errors="strict")
         request = BoltRequest(
-            body=text, query=str(environ.get("QUERY_STRING", "")), headers=headers
+            body=text,
+            query=str(environ.get("QUERY_STRING", "")),
+            headers=headers,
+            context={VERIFIED: True},  # what the error handler needs to answer the user
         )
     except (ValueError, TypeError, AttributeError, KeyError, IndexError) as error:
         # UnicodeDecodeError is a ValueError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -195,3 +196,45 @@ def test_the_error_handler_never_responds_to_an_unverified_request(
     response = bot.runtime.app.dispatch(request)
     assert response.status == 401
     assert target.requests == []
+
+
+def test_the_error_handler_still_answers_a_verified_request(bot: BotHarness) -> None:
+    """Over HTTP, an unexpected error in a listener is still told to the user privately."""
+    assert bot.runtime is not None
+
+    @bot.runtime.app.command("/boom")
+    def boom(ack: Any) -> None:
+        raise RuntimeError("listener bug")
+
+    body = urlencode(
+        {
+            "command": "/boom",
+            "user_id": REQUESTER,
+            "trigger_id": "1.2.3",
+            "response_url": bot.slack.response_url(),
+        }
+    )
+    assert bot.post_signed(body).status_code < 500
+    (answer,) = bot.slack.wait_for("response_url")
+    assert "Something went wrong" in answer.args["text"]
+
+
+def test_the_error_handler_answers_socket_mode_requests(bot: BotHarness) -> None:
+    """Socket Mode requests come over Slack's authenticated socket: they count as verified."""
+    from slack_bolt import BoltRequest
+
+    assert bot.runtime is not None
+
+    @bot.runtime.app.command("/boom")
+    def boom(ack: Any) -> None:
+        raise RuntimeError("listener bug")
+
+    body = {
+        "command": "/boom",
+        "user_id": REQUESTER,
+        "trigger_id": "1.2.3",
+        "response_url": bot.slack.response_url(),
+    }
+    bot.runtime.app.dispatch(BoltRequest(body=body, mode="socket_mode"))
+    (answer,) = bot.slack.wait_for("response_url")
+    assert "Something went wrong" in answer.args["text"]
