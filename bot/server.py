@@ -152,8 +152,10 @@ def _slack(
         return _json(start_response, 400, {"error": "malformed request"})
     headers["content-length"] = str(len(body))
     try:
-        if headers.get("content-type") != "application/json" and not text.startswith("{"):
-            # Bolt reads a form with replacement characters for bad bytes: refuse them instead.
+        content_type = str(headers.get("content-type") or "").split(";")[0]
+        if content_type != "application/json" and not text.startswith("{"):
+            # Bolt reads anything else as a form, turning bad percent-escapes into
+            # replacement characters: refuse those instead.
             parse_qsl(text, keep_blank_values=True, errors="strict")
         request = BoltRequest(
             body=text,
