@@ -53,10 +53,12 @@ class Runtime:
         def ready() -> bool:
             return database_answers(self.engine) and (slack_ready is None or slack_ready())
 
+        secret = self.settings.slack_signing_secret
         return make_wsgi_app(
             self.app if serve_slack else None,
             ready=ready,
             metrics=lambda: metrics_text(self.deps.session_factory),
+            signing_secret=secret.get_secret_value() if secret is not None else None,
         )
 
     def close(self) -> None:

@@ -361,7 +361,10 @@ def bare_bolt(slack: FakeSlack, *, threads: int, command: str) -> Iterator[str]:
         ack()
 
     server = make_server(
-        make_wsgi_app(app, ready=lambda: True), host="127.0.0.1", port=0, threads=threads
+        make_wsgi_app(app, ready=lambda: True, signing_secret=SIGNING_SECRET),
+        host="127.0.0.1",
+        port=0,
+        threads=threads,
     )
     if not isinstance(server, BaseWSGIServer):
         raise RuntimeError("expected a server on one socket")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.enums import Provider
 
 M = TypeVar("M", bound=BaseModel)
+# A request's primary key: a SQL INTEGER. A button value holding 2**63 is not ours (and would
+# overflow the database driver), so it reads as a stale button, not as an error.
+RequestId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class RequestFormMetadata(BaseModel):
@@ -22,15 +25,15 @@ class RequestFormMetadata(BaseModel):
 
 
 class RequestButton(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
-    request_id: int
+    request_id: RequestId
 
 
 class RejectMetadata(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
-    request_id: int
+    request_id: RequestId
 
 
 def encode(value: BaseModel) -> str:
@@ -42,7 +45,7 @@ def encode(value: BaseModel) -> str:
 
 def decode(model: type[M], text: str | None) -> M | None:
     """Read metadata back; None when it is missing or not ours."""
-    if not text:
+    if not text or not isinstance(text, str) or len(text) > 3000:
         return None
     try:
         return model.model_validate_json(text)

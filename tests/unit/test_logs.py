@@ -249,3 +249,130 @@ def test_configure_logging_honours_the_level(
     logging.getLogger("bot").info("not shown")
     logging.getLogger("bot").warning("shown")
     assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == ["shown"]
+
+
+# --- issue 6 item 3: encoded forms, Bolt's bodies, bounded fields ---------------------------
+
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+def _encoded_forms(value: str) -> dict[str, str]:
+    from urllib.parse import quote, quote_plus
+
+    escaped = json.dumps(value)[1:-1]
+    return {
+        "raw": value,
+        "json-escaped": escaped,
+        "url-encoded": quote(value, safe=""),
+        "form-encoded": quote_plus(value),
+        "json in a form": quote_plus(json.dumps({"value": value})),
+        "json in json in a form": quote_plus(json.dumps({"payload": json.dumps({"v": value})})),
+    }
+
+
+@pytest.mark.parametrize("form", list(_encoded_forms("x")))
+def test_configured_secrets_are_masked_url_encoded_and_json_escaped(form: str) -> None:
+    secret = 'sign/ing+secret "quoted" é 0123456789'
+    encoded = _encoded_forms(secret)[form]
+    out = _filtered(_record("body was payload=%s&x=1", encoded), secrets=(secret,))
+    assert encoded not in out, out
+    assert MASK in out
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        *SHAPES.items(),
+        ("aws secret access key", AWS_SECRET),
+        ("pem", samples.private_key_pem()),
+        ("bearer", "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"),
+    ],
+)
+@pytest.mark.parametrize("form", list(_encoded_forms("x")))
+def test_credential_shapes_are_masked_in_every_encoding(kind: str, value: str, form: str) -> None:
+    encoded = _encoded_forms(value)[form]
+    out = _filtered(_record("body=%s", encoded), secrets=())
+    # The secret part (the value after "Bearer", a PEM's base64 lines) must be gone.
+    secret = value.split()[-1] if kind == "bearer" else value
+    parts = [line for line in secret.splitlines() if line and not line.startswith("-----")]
+    for part in parts or [secret]:
+        for shown in _encoded_forms(part).values():
+            assert shown not in out, (kind, form, out[:300])
+    assert MASK in out
+
+
+def test_forty_character_hex_and_ordinary_words_are_not_taken_for_aws_secrets() -> None:
+    text = "commit 0123456789abcdef0123456789abcdef01234567 in connector_request_service_name_x"
+    assert _filtered(_record(text), secrets=()) == text
+
+
+def test_every_field_is_bounded() -> None:
+    huge = "payload=" + "A" * 5_000_000
+    record = _record("unsigned body %s", huge, exc_info=_exc_info("x" * 1_000_000))
+    out_message = _filtered(record, secrets=())
+    assert len(record.getMessage()) < 4200
+    assert "[truncated" in record.getMessage()
+    assert record.exc_text is not None
+    assert len(record.exc_text) < 4200
+    assert "[truncated" in record.exc_text
+    line = JsonFormatter().format(record)
+    assert len(line) < 10_000
+    assert out_message.startswith("unsigned body payload=AAAA")
+
+
+def test_the_json_formatter_bounds_fields_even_without_the_filter() -> None:
+    line = JsonFormatter().format(_record("x" * 100_000))
+    assert len(json.loads(line)["message"]) < 4200
+
+
+def test_a_secret_cut_by_the_bound_is_still_masked() -> None:
+    from bot.logs import MAX_FIELD_CHARS
+
+    for offset in range(-45, 5, 7):
+        text = "x" * (MAX_FIELD_CHARS + offset) + f" {AWS_SECRET} " + "y" * 100
+        out = _filtered(_record(text), secrets=())
+        assert AWS_SECRET[:20] not in out, offset
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Invalid request signature detected (signature: v0=abc, timestamp: 1, body: "
+        "payload=%7B%22secret%22%3A+%22{secret}%22%7D)",
+        "Unhandled request ({{'type': 'view_submission', 'secret': '{secret}'}})",
+        "Responding with listener middleware's response - listener: f, status: 200, "
+        "body: {secret} (3 millis)",
+        "Failed to run a middleware (error: {secret})",
+    ],
+)
+def test_bolt_lines_never_carry_what_follows_their_first_words(message: str) -> None:
+    secret = "plain-looking-value-typed-in-a-form-42"
+    record = _record(message.format(secret=secret))
+    record.name = "slack_bolt"
+    out = _filtered(record, secrets=())
+    assert secret not in out
+    assert "withheld" in out
+
+
+def test_bolt_exceptions_keep_only_their_type() -> None:
+    secret = "plain-looking-value-typed-in-a-form-42"
+    record = _record("listener failed", exc_info=_exc_info(f"bad input {secret}"))
+    record.name = "slack_bolt.App"
+    out = _filtered(record, secrets=())
+    assert secret not in out
+    assert record.exc_text == "RuntimeError"
+
+
+def test_configure_logging_drops_bolts_signature_failure_line(
+    root_logging: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging("DEBUG")
+    verification = logging.getLogger("slack_bolt.RequestVerification")
+    verification.setLevel(logging.NOTSET)  # what Bolt does when an App is built
+    verification.info("Invalid request signature detected (body: %s)", AWS_SECRET)
+    logging.getLogger("bot").info("still shown")
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
+        "still shown"
+    ]
