@@ -185,3 +185,77 @@ def test_sigkill_at_random_moments_loses_nothing_and_repeats_nothing(
 
 def _is_card(args: dict[str, Any]) -> bool:
     return args.get("channel") == APPROVAL_CHANNEL and not args.get("thread_ts")
+
+
+def test_sigkill_during_a_kibana_outage_tells_once_and_finishes_when_kibana_is_back(
+    database_url, slack, kibana, tmp_path
+) -> None:
+    settings = make_settings(
+        database_url,
+        slack,
+        kibana,
+        job_lease_seconds=1.0,
+        kibana_max_attempts=None,
+        kibana_retry_window_seconds=120.0,
+        kibana_retry_base_seconds=0.2,
+        worker_threads=2,
+    )
+    with running_bot(settings, slack, kibana, workers=False) as setup:
+        keys = setup.keys
+        references = [reference_from(setup.request_via_form(_form(n))) for n in range(3)]
+        for reference in references:
+            row = setup.request_row(reference)
+            requests.approve_request(setup.deps, request_id=row.id, actor=APPROVER)
+    rng = random.Random(SEED + 1)
+    moments = [round(rng.uniform(0.3, 1.2), 3) for _ in range(4)]
+    story = f"seed {SEED + 1}, killed during the outage after {moments} s"
+    env = bot_environment(settings, keys, port=free_port())
+    kibana.pause()  # Kibana restarting: connections refused through every killed life
+    try:
+        for life, moment in enumerate(moments):
+            with bot_process(env, log_path=str(tmp_path / f"life-{life}.log")) as process:
+                try:
+                    process.wait(moment)
+                except subprocess.TimeoutExpired:
+                    process.send_signal(signal.SIGKILL)
+                    process.wait(10)
+                else:
+                    raise AssertionError(f"life {life} exited by itself ({story})")
+    finally:
+        kibana.resume()
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    try:
+        with bot_process(env, log_path=str(tmp_path / "last-life.log")):
+
+            def settled() -> bool:
+                with session_scope(session_factory) as session:
+                    queued = queries.count_queued_jobs(session=session)
+                statuses = {row.status for row in _rows(session_factory).values()}
+                return queued == 0 and statuses <= {"tested_ok", "test_failed", "failed"}
+
+            wait_until(settled, timeout=60, what=f"every request to finish ({story})")
+        rows = _rows(session_factory)
+        with session_scope(session_factory) as session:
+            notices = {
+                reference: [
+                    (job.kind, job.status)
+                    for job in queries.list_jobs(session=session, request_id=row.id)
+                    if job.payload.get("notice") == Notice.KIBANA_RETRYING
+                ]
+                for reference, row in rows.items()
+            }
+    finally:
+        engine.dispose()
+    saved = kibana.connectors("default")
+    for reference in references:
+        row = rows[reference]
+        assert row.status == "tested_ok", f"{reference}: {row.failure_message} ({story})"
+        assert row.kibana_connector_id in saved
+        creates = kibana.requests_to("POST", f"/api/actions/connector/{row.kibana_connector_id}")
+        assert [c.status for c in creates].count(200) == 1, story
+        # Told once for the outage, whatever the kills: thread and DM, both delivered.
+        assert sorted(notices[reference]) == sorted(
+            [(JobKind.THREAD_REPLY, JobStatus.DONE), (JobKind.DM_REQUESTER, JobStatus.DONE)]
+        ), f"{reference}: {notices[reference]} ({story})"
+    assert len(saved) == len(references)
