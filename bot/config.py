@@ -109,8 +109,13 @@ class Settings(DatabaseSettings):
     )
     request_ttl_hours: float = Field(default=72.0, gt=0, description="Pending requests expire.")
     kibana_timeout_seconds: float = Field(default=30.0, gt=0)
-    kibana_max_attempts: int = Field(default=5, ge=1, le=20)
+    kibana_max_attempts: int | None = Field(
+        default=None, ge=1, le=1000, description="Optional cap on attempts per Kibana step."
+    )
     kibana_retry_base_seconds: float = Field(default=2.0, ge=0)
+    kibana_retry_window_seconds: float = Field(
+        default=600.0, gt=0, le=86400, description="How long a Kibana step is retried."
+    )
     worker_threads: int = Field(default=4, ge=1, le=64)
     http_threads: int = Field(default=32, ge=4, le=512)
     job_lease_seconds: float = Field(default=30.0, gt=0)

@@ -25,13 +25,11 @@ class Policy:
     approval_channel: str
     notify_channel: str | None
     request_ttl: timedelta = timedelta(hours=72)
-    kibana_max_attempts: int = 5
+    kibana_max_attempts: int | None = None  # an optional cap; the window is the rule
     kibana_retry_base_seconds: float = 2.0
+    kibana_retry_cap_seconds: float = 60.0
+    kibana_retry_window_seconds: float = 600.0  # Kibana restarts take 1 to 3 minutes
     notify_max_attempts: int = 14  # 1+2+4+…+256 s, then 300 s steps: about 25 minutes
-
-    def kibana_backoff(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        return float(self.kibana_retry_base_seconds * 2 ** (attempt - 1))
 
 
 class TtlValue:

@@ -7,7 +7,7 @@ from datetime import datetime
 from bot.db import queries
 from bot.db.base import utcnow
 from bot.db.session import SessionFactory, session_scope
-from bot.domain.enums import RequestStatus
+from bot.domain.enums import JobStatus, RequestStatus
 
 
 def metrics_text(session_factory: SessionFactory, *, now: datetime | None = None) -> str:
@@ -31,8 +31,8 @@ def metrics_text(session_factory: SessionFactory, *, now: datetime | None = None
         "# TYPE connector_bot_jobs gauge",
     ]
     lines += [
-        f'connector_bot_jobs{{status="{status}"}} {jobs.get(status, 0)}'
-        for status in ("queued", "done", "dead")
+        f'connector_bot_jobs{{status="{status.value}"}} {jobs.get(status.value, 0)}'
+        for status in JobStatus
     ]
     lag = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
     lines += [

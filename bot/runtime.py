@@ -78,6 +78,7 @@ def policy_from(settings: Settings) -> Policy:
         request_ttl=timedelta(hours=settings.request_ttl_hours),
         kibana_max_attempts=settings.kibana_max_attempts,
         kibana_retry_base_seconds=settings.kibana_retry_base_seconds,
+        kibana_retry_window_seconds=settings.kibana_retry_window_seconds,
     )
 
 

@@ -386,7 +386,9 @@ def bot_environment(settings: Settings, keys: list[bytes], *, port: int) -> dict
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "KIBANA_RETRY_BASE_SECONDS": str(settings.kibana_retry_base_seconds),
-            "KIBANA_MAX_ATTEMPTS": str(settings.kibana_max_attempts),
+            "KIBANA_MAX_ATTEMPTS": str(settings.kibana_max_attempts or ""),
+            "KIBANA_RETRY_WINDOW_SECONDS": str(settings.kibana_retry_window_seconds),
+            "WORKER_THREADS": str(settings.worker_threads),
             "JOB_LEASE_SECONDS": str(settings.job_lease_seconds),
             "LOG_LEVEL": "DEBUG",
         }

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.base import Base, utcnow
-from bot.domain.enums import Decision, RequestStatus
+from bot.domain.enums import Decision, JobStatus, RequestStatus
 
 
 def _in(column: str, values: list[str]) -> str:
@@ -106,7 +106,7 @@ class Job(Base):
 
     __tablename__ = "job"
     __table_args__ = (
-        CheckConstraint(_in("status", ["queued", "done", "dead"]), name="status"),
+        CheckConstraint(_in("status", [s.value for s in JobStatus]), name="status"),
         Index("ix_job_due", "status", "run_after"),
     )
 
@@ -114,7 +114,7 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(String(40))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("connector_request.id"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(10), default="queued")
+    status: Mapped[str] = mapped_column(String(10), default=JobStatus.QUEUED.value)
     run_after: Mapped[datetime] = mapped_column(default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64))

@@ -17,7 +17,7 @@ from bot.db.models import (
     Job,
     ProvisioningAttempt,
 )
-from bot.domain.enums import AuditAction, JobKind, RequestStatus
+from bot.domain.enums import AuditAction, JobKind, JobStatus, RequestStatus
 
 
 def get_request(*, session: Session, request_id: int) -> ConnectorRequest | None:
@@ -143,12 +143,22 @@ def enqueue(
     )
 
 
-def claim_job(*, session: Session, owner: str, now: datetime, lease_until: datetime) -> Job | None:
-    """Lease the oldest due job nobody holds; SKIP LOCKED lets replicas claim side by side."""
+def claim_job(
+    *,
+    session: Session,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    kinds: Collection[JobKind] | None = None,
+) -> Job | None:
+    """Lease the oldest due job nobody holds, of ``kinds`` (all when None); SKIP LOCKED lets
+    replicas and lanes claim side by side."""
+    lane = [Job.kind.in_([kind.value for kind in kinds])] if kinds is not None else []
     job = session.scalars(
         select(Job)
         .where(
-            Job.status == "queued",
+            *lane,
+            Job.status == JobStatus.QUEUED.value,
             Job.run_after <= now,
             or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now),
         )
@@ -172,18 +182,20 @@ def extend_leases(
     if ids:
         session.execute(
             update(Job)
-            .where(Job.id.in_(ids), Job.lease_owner == owner, Job.status == "queued")
+            .where(Job.id.in_(ids), Job.lease_owner == owner, Job.status == JobStatus.QUEUED.value)
             .values(lease_expires_at=lease_until)
             .execution_options(synchronize_session=False)
         )
 
 
-def finish_job(*, session: Session, job_id: int, status: str, error: str | None = None) -> None:
+def finish_job(
+    *, session: Session, job_id: int, status: JobStatus, error: str | None = None
+) -> None:
     session.execute(
         update(Job)
         .where(Job.id == job_id)
         .values(
-            status=status,
+            status=status.value,
             finished_at=utcnow(),
             last_error=error,
             lease_owner=None,
@@ -193,17 +205,35 @@ def finish_job(*, session: Session, job_id: int, status: str, error: str | None 
     )
 
 
-def reschedule_job(*, session: Session, job_id: int, run_after: datetime, error: str) -> None:
+def reschedule_job(
+    *,
+    session: Session,
+    job_id: int,
+    run_after: datetime,
+    error: str,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Run the job again after ``run_after``; ``payload`` (when given) replaces its payload."""
+    values: dict[str, Any] = {
+        "run_after": run_after,
+        "last_error": error,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+    if payload is not None:
+        values["payload"] = payload
     session.execute(
         update(Job)
         .where(Job.id == job_id)
-        .values(run_after=run_after, last_error=error, lease_owner=None, lease_expires_at=None)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 
 
 def count_queued_jobs(*, session: Session) -> int:
-    return int(session.scalar(select(func.count()).where(Job.status == "queued")) or 0)
+    return int(
+        session.scalar(select(func.count()).where(Job.status == JobStatus.QUEUED.value)) or 0
+    )
 
 
 def list_jobs(*, session: Session, request_id: int) -> list[Job]:
@@ -243,7 +273,7 @@ def release_all_leases(*, session: Session) -> None:
     """Free every job lease (only safe when a single process uses the database)."""
     session.execute(
         update(Job)
-        .where(Job.status == "queued", Job.lease_owner.is_not(None))
+        .where(Job.status == JobStatus.QUEUED.value, Job.lease_owner.is_not(None))
         .values(lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -263,7 +293,9 @@ def count_jobs_by_status(*, session: Session) -> dict[str, int]:
 
 def oldest_due_job(*, session: Session, now: datetime) -> datetime | None:
     return session.scalar(
-        select(func.min(Job.run_after)).where(Job.status == "queued", Job.run_after <= now)
+        select(func.min(Job.run_after)).where(
+            Job.status == JobStatus.QUEUED.value, Job.run_after <= now
+        )
     )
 
 
@@ -280,7 +312,7 @@ def purge_finished_jobs(*, session: Session, finished_before: datetime) -> int:
     """Delete done jobs finished before the cutoff (dead ones stay for inspection)."""
     result = session.execute(
         delete(Job)
-        .where(Job.status == "done", Job.finished_at < finished_before)
+        .where(Job.status == JobStatus.DONE.value, Job.finished_at < finished_before)
         .execution_options(synchronize_session=False)
     )
     assert isinstance(result, CursorResult)  # noqa: S101 - DELETE always yields a cursor result

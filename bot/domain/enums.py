@@ -51,6 +51,14 @@ class JobKind(StrEnum):
     TEST_CONNECTOR = "kibana.test"
 
 
+class JobStatus(StrEnum):
+    """Where a queued job is: waiting (or running under a lease), finished, or given up."""
+
+    QUEUED = "queued"
+    DONE = "done"
+    DEAD = "dead"
+
+
 class Notice(StrEnum):
     """What a notification job tells people about."""
 
@@ -59,6 +67,7 @@ class Notice(StrEnum):
     OUTCOME = "outcome"
     CLOSED = "closed"
     UNDELIVERED = "undelivered"  # the approval card could not be posted
+    KIBANA_RETRYING = "kibana_retrying"  # Kibana failed; the bot keeps trying until a deadline
 
 
 class AuditAction(StrEnum):

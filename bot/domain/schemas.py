@@ -41,6 +41,16 @@ class Outcome(BaseModel):
     hint: str | None = None
 
 
+class KibanaRetrying(BaseModel):
+    """A Kibana step failed for a transient reason; the bot keeps trying until ``until``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: Literal["create", "test"]
+    reason: str
+    until: datetime | None = None
+
+
 class AuditEntry(BaseModel):
     """One line of a request's history."""
 

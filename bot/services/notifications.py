@@ -9,8 +9,8 @@ from typing import TypeVar
 from bot.db import queries
 from bot.db.session import session_scope
 from bot.deps import Deps
-from bot.domain.enums import JobKind, Notice
-from bot.domain.schemas import RequestSnapshot
+from bot.domain.enums import JobKind, Notice, RequestStatus
+from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.services.snapshots import to_snapshot
@@ -83,11 +83,39 @@ def refresh_card(deps: Deps, job: JobContext) -> None:
 
 
 def thread_reply(deps: Deps, job: JobContext) -> None:
+    if _notice(job) is Notice.KIBANA_RETRYING:
+        _tell_kibana_retrying(deps, job, _with_card(deps, job), in_thread=True)
+        return
     _deliver("thread reply", deps.notifier.reply_in_thread, _with_card(deps, job), _notice(job))
 
 
 def dm_requester(deps: Deps, job: JobContext) -> None:
+    if _notice(job) is Notice.KIBANA_RETRYING:
+        _tell_kibana_retrying(deps, job, _snapshot(deps, job), in_thread=False)
+        return
     _deliver("DM", deps.notifier.dm_requester, _snapshot(deps, job), _notice(job))
+
+
+# The step a "Kibana failed, still trying" notice is about is still under way in these states;
+# once the request moved on, the result (or the failure) has been told instead.
+RETRYING_STATES = {"create": RequestStatus.PROVISIONING, "test": RequestStatus.PROVISIONED}
+
+
+def _tell_kibana_retrying(
+    deps: Deps, job: JobContext, snapshot: RequestSnapshot, *, in_thread: bool
+) -> None:
+    retrying = KibanaRetrying.model_validate(
+        {key: job.payload.get(key) for key in ("stage", "reason", "until")}
+    )
+    if snapshot.status is not RETRYING_STATES[retrying.stage]:
+        log.info("request %s moved on: the retry notice is not sent", snapshot.reference)
+        return
+    try:
+        deps.notifier.kibana_retrying(snapshot, retrying, in_thread=in_thread)
+    except NotificationRetryableError as error:
+        raise RetryLaterError(error.retry_after or 2.0, f"retry notice: {error}") from None
+    except NotificationFailedError as error:
+        raise GiveUpError(f"retry notice: {error}") from None
 
 
 def notify_channel(deps: Deps, job: JobContext) -> None:

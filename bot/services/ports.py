@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.domain.enums import Notice
-from bot.domain.schemas import RequestSnapshot
+from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 
 
 class NotificationRetryableError(Exception):
@@ -34,3 +34,9 @@ class Notifier(Protocol):
     def dm_requester(self, request: RequestSnapshot, notice: Notice) -> None: ...
 
     def notify_channel(self, request: RequestSnapshot) -> None: ...
+
+    def kibana_retrying(
+        self, request: RequestSnapshot, retrying: KibanaRetrying, *, in_thread: bool
+    ) -> None:
+        """Tell the card's thread (or the requester) that Kibana failed and the bot retries."""
+        ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from bot.kibana.errors import (
     KibanaUnavailableError,
 )
 from bot.kibana.models import Connector, CreateConnector
-from bot.services.jobs import JobContext, RetryLaterError
+from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.transitions import announce, move
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def provision_connector(deps: Deps, job: JobContext) -> None:
         outcome = _failure_outcome("create", error, work, started)
         _record(deps, work, "create", job.attempt, outcome)
         if isinstance(error, KibanaUnavailableError):
-            _retry_or_give_up(deps, work, job, outcome)
+            raise KibanaRetryError(work, outcome) from None
         else:
             _fail(deps, work, job, outcome)
         return
@@ -177,7 +178,7 @@ def run_connector_test(deps: Deps, job: JobContext) -> None:
         outcome = _failure_outcome("test", error, work, started)
         _record(deps, work, "test", job.attempt, outcome)
         if isinstance(error, KibanaUnavailableError):
-            _retry_or_give_up(deps, work, job, outcome)
+            raise KibanaRetryError(work, outcome) from None
         else:
             _finish_test(deps, work, outcome)
         return
@@ -218,22 +219,60 @@ def _finish_test(deps: Deps, work: _Work, outcome: Outcome) -> None:
     deps.wake_workers()
 
 
-def _retry_or_give_up(deps: Deps, work: _Work, job: JobContext, outcome: Outcome) -> None:
-    if job.attempt < deps.policy.kibana_max_attempts:
-        delay = deps.policy.kibana_backoff(job.attempt)
-        raise RetryLaterError(delay, outcome.message or "Kibana unavailable")
-    total = sum(deps.policy.kibana_backoff(n) for n in range(1, job.attempt))
+class KibanaRetryError(RetryLaterError):
+    """Kibana could not be reached for this step; the job's retry policy decides what next."""
+
+    def __init__(self, work: _Work, outcome: Outcome) -> None:
+        super().__init__(0.0, outcome.message or "Kibana unavailable")
+        self.work = work
+        self.outcome = outcome
+
+
+def tell_kibana_retrying(
+    session: Session,
+    _deps: Deps,
+    job: JobContext,
+    retry: RetryLaterError,
+    until: datetime | None,
+) -> None:
+    """On the first failed attempt of a step: tell the card's thread and the requester what
+    failed, that the bot keeps trying, and until when."""
+    if job.request_id is None:
+        return
+    payload = {
+        "notice": Notice.KIBANA_RETRYING.value,
+        "stage": "test" if job.kind is JobKind.TEST_CONNECTOR else "create",
+        "reason": retry.reason[:500],
+        "until": until.isoformat() if until is not None else None,
+    }
+    for kind in (JobKind.THREAD_REPLY, JobKind.DM_REQUESTER):
+        queries.enqueue(session=session, kind=kind, request_id=job.request_id, payload=payload)
+    log.info("request %s: Kibana failed (%s); retrying", job.request_id, retry.reason)
+
+
+def give_up(deps: Deps, job: JobContext, retry: RetryLaterError, since: datetime) -> None:
+    """The retries are spent: end the step as unreachable, with the last error."""
+    if not isinstance(retry, KibanaRetryError):
+        raise GiveUpError(retry.reason)
+    work, outcome = retry.work, retry.outcome
+    elapsed = max(0.0, (deps.clock() - since).total_seconds())
     final = outcome.model_copy(
         update={
             "unreachable": True,
             "message": f"Kibana could not be reached after {job.attempt} attempts over "
-            f"{total:.0f} s. Last error: {outcome.message}",
+            f"{_duration(elapsed)}. Last error: {outcome.message}",
         }
     )
     if outcome.stage == "create":
         _fail(deps, work, job, final)
     else:
         _finish_test(deps, work, final)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} minutes"
 
 
 def _fail(deps: Deps, work: _Work, job: JobContext, outcome: Outcome) -> None:

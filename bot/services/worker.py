@@ -2,41 +2,89 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from bot.db import queries
 from bot.db.session import session_scope
-from bot.deps import Deps
-from bot.domain.enums import JobKind
+from bot.deps import Deps, Policy
+from bot.domain.enums import JobKind, JobStatus
 from bot.services import notifications, provisioning, requests
-from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
+from bot.services.jobs import (
+    RETRYING_SINCE,
+    GiveUpError,
+    JobContext,
+    JobSpec,
+    Lane,
+    RetryLaterError,
+    RetryPolicy,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Deps, JobContext], None]
-
-HANDLERS: dict[JobKind, Handler] = {
-    JobKind.POST_CARD: notifications.post_card,
-    JobKind.REFRESH_CARD: notifications.refresh_card,
-    JobKind.THREAD_REPLY: notifications.thread_reply,
-    JobKind.DM_REQUESTER: notifications.dm_requester,
-    JobKind.NOTIFY_CHANNEL: notifications.notify_channel,
-    JobKind.PROVISION: provisioning.provision_connector,
-    JobKind.TEST_CONNECTOR: provisioning.run_connector_test,
-}
-
+SLACK_BACKOFF_CAP_SECONDS = 300.0
 # A handler that raises something unexpected is retried this often before it is buried.
 UNEXPECTED_ERROR_ATTEMPTS = 5
 FINISHED_JOBS_KEPT = timedelta(days=7)
-NOTIFY_BACKOFF_CAP_SECONDS = 300.0
+
+
+def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
+    """How every kind of job is run: the one place for handlers, lanes and retry policies."""
+    # Slack messages back off exponentially (honouring Retry-After) for about 25 minutes, so
+    # a Slack outage delays them instead of losing them.
+    slack = RetryPolicy(
+        base_seconds=1.0,
+        cap_seconds=SLACK_BACKOFF_CAP_SECONDS,
+        max_attempts=policy.notify_max_attempts,
+    )
+    # Kibana is retried for a window (a restart takes minutes), telling people at once.
+    kibana = RetryPolicy(
+        base_seconds=policy.kibana_retry_base_seconds,
+        cap_seconds=policy.kibana_retry_cap_seconds,
+        max_attempts=policy.kibana_max_attempts,
+        window_seconds=policy.kibana_retry_window_seconds,
+    )
+
+    def slack_job(handler: Callable[[Deps, JobContext], None]) -> JobSpec:
+        return JobSpec(handler=handler, lane=Lane.SLACK, retry=slack)
+
+    def kibana_job(handler: Callable[[Deps, JobContext], None]) -> JobSpec:
+        return JobSpec(
+            handler=handler,
+            lane=Lane.KIBANA,
+            retry=kibana,
+            on_first_failure=provisioning.tell_kibana_retrying,
+            on_exhausted=provisioning.give_up,
+        )
+
+    return {
+        JobKind.POST_CARD: slack_job(notifications.post_card),
+        JobKind.REFRESH_CARD: slack_job(notifications.refresh_card),
+        JobKind.THREAD_REPLY: slack_job(notifications.thread_reply),
+        JobKind.DM_REQUESTER: slack_job(notifications.dm_requester),
+        JobKind.NOTIFY_CHANNEL: slack_job(notifications.notify_channel),
+        JobKind.PROVISION: kibana_job(provisioning.provision_connector),
+        JobKind.TEST_CONNECTOR: kibana_job(provisioning.run_connector_test),
+    }
+
+
+def lane_threads(total: int) -> dict[Lane, int]:
+    """Split WORKER_THREADS between the lanes: half each (Kibana gets the odd one), at least
+    one per lane, so a Kibana call holding threads never delays a card update."""
+    slack = max(1, total // 2)
+    return {Lane.SLACK: slack, Lane.KIBANA: max(1, total - slack)}
 
 
 class JobRunner:
-    """Claims due jobs from the database and runs them on a few threads."""
+    """Claims due jobs from the database and runs them, each lane on threads of its own."""
 
     def __init__(
         self,
@@ -48,7 +96,12 @@ class JobRunner:
         sweep_seconds: float = 30.0,
     ) -> None:
         self._deps = deps
-        self._threads = threads
+        self._threads = lane_threads(threads)
+        self._specs = job_specs(deps.policy)
+        self._kinds = {
+            lane: frozenset(kind for kind, spec in self._specs.items() if spec.lane is lane)
+            for lane in Lane
+        }
         self._lease = timedelta(seconds=lease_seconds)
         self._poll = poll_seconds
         self._sweep = sweep_seconds
@@ -59,16 +112,22 @@ class JobRunner:
         self._workers: list[threading.Thread] = []
 
     def start(self) -> None:
-        """Start the worker, lease-keeping and expiry threads."""
+        """Start the worker threads of each lane, the lease keeper and the expiry loop."""
         targets: list[tuple[str, Callable[[], None]]] = [
-            (f"job-worker-{n}", self._work_loop) for n in range(self._threads)
+            (f"job-worker-{lane.value}-{n}", functools.partial(self._work_loop, lane))
+            for lane, count in self._threads.items()
+            for n in range(count)
         ]
         targets += [("job-lease-keeper", self._keep_leases), ("request-expiry", self._expire_loop)]
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._workers.append(thread)
-        log.info("job runner %s started with %d threads", self.owner, self._threads)
+        log.info(
+            "job runner %s started: %s",
+            self.owner,
+            ", ".join(f"{count} {lane.value} threads" for lane, count in self._threads.items()),
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming work and wait for running jobs to finish."""
@@ -83,12 +142,16 @@ class JobRunner:
         with self._running_lock:
             return bool(self._running)
 
-    def run_once(self) -> bool:
-        """Claim and run one due job; False when there was none."""
+    def run_once(self, lane: Lane | None = None) -> bool:
+        """Claim and run one due job (of ``lane``, or any); False when there was none."""
         now = self._deps.clock()
         with session_scope(self._deps.session_factory) as session:
             job = queries.claim_job(
-                session=session, owner=self.owner, now=now, lease_until=now + self._lease
+                session=session,
+                owner=self.owner,
+                now=now,
+                lease_until=now + self._lease,
+                kinds=None if lane is None else self._kinds[lane],
             )
             if job is None:
                 return False
@@ -109,36 +172,73 @@ class JobRunner:
         return True
 
     def _execute(self, job: JobContext) -> None:
-        handler = HANDLERS[job.kind]
+        spec = self._specs[job.kind]
         try:
-            handler(self._deps, job)
+            spec.handler(self._deps, job)
         except RetryLaterError as retry:
-            self._retry(job, retry.delay, retry.reason)
+            self._retry(spec, job, retry)
         except GiveUpError as error:
             log.error("job %s (%s) gave up: %s", job.id, job.kind, error)
-            self._finish(job, "dead", str(error))
+            self._finish(job, JobStatus.DEAD, str(error))
         except Exception as error:  # a bug in one job must not stop the worker
             error_id = uuid.uuid4().hex[:8]
             log.exception("job %s (%s) failed unexpectedly (error %s)", job.id, job.kind, error_id)
+            reason = f"{type(error).__name__} (error {error_id})"
             if job.attempt >= UNEXPECTED_ERROR_ATTEMPTS:
-                self._finish(job, "dead", f"{type(error).__name__} (error {error_id})")
+                self._finish(job, JobStatus.DEAD, reason)
             else:
-                self._retry(job, 2.0**job.attempt, f"{type(error).__name__} (error {error_id})")
+                self._reschedule(job, 2.0**job.attempt, reason)
         else:
-            self._finish(job, "done", None)
+            self._finish(job, JobStatus.DONE, None)
 
-    def _retry(self, job: JobContext, delay: float, reason: str) -> None:
-        kibana_work = job.kind in {JobKind.PROVISION, JobKind.TEST_CONNECTOR}
-        if not kibana_work:
-            # Slack messages back off exponentially (Kibana work has its own policy), so a
-            # Slack outage of several minutes delays them instead of losing them.
-            delay = max(delay, min(2.0 ** (job.attempt - 1), NOTIFY_BACKOFF_CAP_SECONDS))
-        if job.attempt >= self._deps.policy.notify_max_attempts and not kibana_work:
-            log.error(
-                "job %s (%s) dropped after %d attempts: %s", job.id, job.kind, job.attempt, reason
+    def _retry(self, spec: JobSpec, job: JobContext, retry: RetryLaterError) -> None:
+        now = self._deps.clock()
+        first = job.retrying_since is None
+        since = job.retrying_since or now
+        delay = spec.retry.next_delay(attempt=job.attempt, asked=retry.delay, since=since, now=now)
+        if delay is None:
+            if spec.on_exhausted is None:
+                log.error(
+                    "job %s (%s) dropped after %d attempts: %s",
+                    job.id,
+                    job.kind,
+                    job.attempt,
+                    retry.reason,
+                )
+                self._finish(job, JobStatus.DEAD, retry.reason)
+                return
+            log.warning(
+                "job %s (%s) retries spent after %d attempts: %s",
+                job.id,
+                job.kind,
+                job.attempt,
+                retry.reason,
             )
-            self._finish(job, "dead", reason)
+            spec.on_exhausted(self._deps, job, retry, since)
+            self._finish(job, JobStatus.DONE, retry.reason)
             return
+        payload = {**job.payload, RETRYING_SINCE: since.isoformat()} if first else None
+        with session_scope(self._deps.session_factory) as session:
+            self._reschedule_in(session, job, delay, retry.reason, payload=payload)
+            if first and spec.on_first_failure is not None:
+                # Same transaction as the reschedule: told once per run of failures.
+                spec.on_first_failure(session, self._deps, job, retry, spec.retry.deadline(since))
+        if first:
+            self._deps.wake_workers()
+
+    def _reschedule(self, job: JobContext, delay: float, reason: str) -> None:
+        with session_scope(self._deps.session_factory) as session:
+            self._reschedule_in(session, job, delay, reason)
+
+    def _reschedule_in(
+        self,
+        session: Session,
+        job: JobContext,
+        delay: float,
+        reason: str,
+        *,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
         log.info(
             "job %s (%s) attempt %d: retry in %.1f s (%s)",
             job.id,
@@ -147,22 +247,22 @@ class JobRunner:
             delay,
             reason,
         )
-        with session_scope(self._deps.session_factory) as session:
-            queries.reschedule_job(
-                session=session,
-                job_id=job.id,
-                run_after=self._deps.clock() + timedelta(seconds=delay),
-                error=reason[:2000],
-            )
+        queries.reschedule_job(
+            session=session,
+            job_id=job.id,
+            run_after=self._deps.clock() + timedelta(seconds=delay),
+            error=reason[:2000],
+            payload=payload,
+        )
 
-    def _finish(self, job: JobContext, status: str, error: str | None) -> None:
+    def _finish(self, job: JobContext, status: JobStatus, error: str | None) -> None:
         with session_scope(self._deps.session_factory) as session:
             queries.finish_job(session=session, job_id=job.id, status=status, error=error)
 
-    def _work_loop(self) -> None:
+    def _work_loop(self, lane: Lane) -> None:
         while not self._stop.is_set():
             try:
-                ran = self.run_once()
+                ran = self.run_once(lane)
             except Exception:  # e.g. the database is briefly down: keep going
                 log.exception("could not claim a job")
                 ran = False

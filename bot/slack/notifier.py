@@ -10,11 +10,16 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.domain.enums import Notice
-from bot.domain.schemas import RequestSnapshot
+from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.slack.views.approval_message import build_card_blocks, card_text
 from bot.slack.views.common import to_dicts
-from bot.slack.views.results import outcome_text, requester_message, thread_message
+from bot.slack.views.results import (
+    kibana_retrying_message,
+    outcome_text,
+    requester_message,
+    thread_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +75,15 @@ class SlackNotifier:
     def dm_requester(self, request: RequestSnapshot, notice: Notice) -> None:
         text, blocks = requester_message(request, notice, command=self._command)
         self._post(request.requested_by, text, blocks)
+
+    def kibana_retrying(
+        self, request: RequestSnapshot, retrying: KibanaRetrying, *, in_thread: bool
+    ) -> None:
+        text, blocks = kibana_retrying_message(request, retrying, in_thread=in_thread)
+        if in_thread:
+            self._post(request.card_channel, text, blocks, thread_ts=request.card_ts)
+        else:
+            self._post(request.requested_by, text, blocks)
 
     def notify_channel(self, request: RequestSnapshot) -> None:
         if self._notify_channel:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.db.models import ProvisioningAttempt
 from bot.db.session import session_scope
-from bot.domain.enums import JobKind
+from bot.domain.enums import JobKind, JobStatus
 from bot.services import requests
 from tests.harness import (
     APPROVAL_CHANNEL,
@@ -255,7 +255,7 @@ def test_finished_jobs_are_purged_after_a_week_but_dead_ones_stay(bot: BotHarnes
         queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
     with session_scope(bot.deps.session_factory) as session:
         newest = queries.list_jobs(session=session, request_id=request_id)[-1]
-        queries.finish_job(session=session, job_id=newest.id, status="dead", error="kept")
+        queries.finish_job(session=session, job_id=newest.id, status=JobStatus.DEAD, error="kept")
     now = bot.deps.clock()
     assert JobRunner(dataclasses.replace(bot.deps, clock=lambda: now)).purge_finished_jobs() == 0
     later = dataclasses.replace(bot.deps, clock=lambda: now + timedelta(days=8))

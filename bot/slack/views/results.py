@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block
 
 from bot.domain.enums import Notice, RequestStatus
-from bot.domain.schemas import Outcome, RequestSnapshot
+from bot.domain.schemas import KibanaRetrying, Outcome, RequestSnapshot
 from bot.slack.views.approval_message import status_line
 from bot.slack.views.common import (
     code,
@@ -15,6 +15,7 @@ from bot.slack.views.common import (
     fields_section,
     mention,
     section,
+    slack_date,
     truncate,
 )
 
@@ -153,3 +154,19 @@ def thread_message(snapshot: RequestSnapshot, notice: Notice) -> tuple[str, list
 
 def _plain(text: str) -> str:
     return text.replace("*", "")
+
+
+def kibana_retrying_message(
+    snapshot: RequestSnapshot, retrying: KibanaRetrying, *, in_thread: bool
+) -> tuple[str, list[Block]]:
+    """Kibana failed a step: what failed, that the bot keeps trying, and until when."""
+    step = "testing the connector" if retrying.stage == "test" else "creating the connector"
+    until = f"until {slack_date(retrying.until)}" if retrying.until is not None else "for a while"
+    where = "here" if in_thread else "in a DM"
+    text = (
+        f":hourglass_flowing_sand: {_subject(snapshot)}: Kibana failed while {step}: "
+        f"{escape(truncate(retrying.reason, 500))}\n"
+        f"The bot keeps trying {until} and will post the result {where}."
+    )
+    fallback = f"{snapshot.reference}: Kibana failed while {step}; the bot keeps trying {until}."
+    return fallback, [section(text)]
