@@ -99,6 +99,9 @@ FirstFailureHook = Callable[
 ]
 # Called once the retries are spent (with when the failures began), instead of burying the job.
 ExhaustedHook = Callable[["Deps", JobContext, RetryLaterError, datetime], None]
+# Called when a job that kept raising something unexpected is buried (with the error reference),
+# so that what it was doing ends visibly instead of staying half-done.
+BuriedHook = Callable[["Deps", JobContext, str], None]
 
 
 @dataclass(frozen=True)
@@ -115,3 +118,4 @@ class JobSpec:
     retry: RetryPolicy
     on_first_failure: FirstFailureHook | None = None
     on_exhausted: ExhaustedHook | None = None
+    on_buried: BuriedHook | None = None

@@ -269,6 +269,27 @@ def give_up(deps: Deps, job: JobContext, retry: RetryLaterError, since: datetime
         _finish_test(deps, work, final)
 
 
+def abandon(deps: Deps, job: JobContext, reason: str) -> None:
+    """The step kept failing inside the bot (a bug, not Kibana): end the request instead of
+    leaving it stuck, and tell people as for any failure; the log has the error reference."""
+    with session_scope(deps.session_factory) as session:
+        row = queries.get_request(session=session, request_id=job.request_id or 0)
+        if row is None or row.status not in {S.PROVISIONING.value, S.PROVISIONED.value}:
+            return
+        work = _work(row)
+    stage = "create" if row.status == S.PROVISIONING.value else "test"
+    outcome = Outcome(
+        stage=stage,
+        ok=False,
+        message=f"The bot could not finish this step after {job.attempt} tries because of an "
+        f"internal error ({reason}); an operator can look the reference up in the bot's logs.",
+    )
+    if stage == "create":
+        _fail(deps, work, job, outcome)
+    else:
+        _finish_test(deps, work, outcome)
+
+
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"

@@ -63,6 +63,7 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
             retry=kibana,
             on_first_failure=provisioning.tell_kibana_retrying,
             on_exhausted=provisioning.give_up,
+            on_buried=provisioning.abandon,
         )
 
     return {
@@ -186,10 +187,19 @@ class JobRunner:
             reason = f"{type(error).__name__} (error {error_id})"
             if job.attempt >= UNEXPECTED_ERROR_ATTEMPTS:
                 self._finish(job, JobStatus.DEAD, reason)
+                self._bury(spec, job, reason)
             else:
-                self._reschedule(job, 2.0**job.attempt, reason)
+                self._reschedule(job, spec.retry.backoff(job.attempt), reason)
         else:
             self._finish(job, JobStatus.DONE, None)
+
+    def _bury(self, spec: JobSpec, job: JobContext, reason: str) -> None:
+        if spec.on_buried is None:
+            return
+        try:
+            spec.on_buried(self._deps, job, reason)
+        except Exception:  # the job is already buried; the log keeps what happened
+            log.exception("job %s (%s): could not end its work after burying it", job.id, job.kind)
 
     def _retry(self, spec: JobSpec, job: JobContext, retry: RetryLaterError) -> None:
         now = self._deps.clock()

@@ -6,12 +6,13 @@ import json
 import signal
 import time
 
+import pytest
 from sqlalchemy import select
 
 from bot.db.models import ProvisioningAttempt
 from bot.db.session import session_scope
 from bot.domain.enums import JobKind, JobStatus
-from bot.services import requests
+from bot.services import provisioning, requests
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -24,6 +25,7 @@ from tests.harness import (
     make_settings,
     reference_from,
     running_bot,
+    wait_until,
 )
 
 GOOD = {
@@ -263,3 +265,21 @@ def test_finished_jobs_are_purged_after_a_week_but_dead_ones_stay(bot: BotHarnes
     with session_scope(bot.deps.session_factory) as session:
         left = queries.list_jobs(session=session, request_id=request_id)
         assert [job.status for job in left] == ["dead"]
+
+
+def test_a_step_that_keeps_hitting_a_bug_ends_the_request_and_says_so(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job buried after repeated unexpected errors must not leave its request provisioning."""
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("a bug in the bot")
+
+    monkeypatch.setattr(provisioning, "_create_or_find", broken)
+    reference = _approved(bot)
+    row = bot.wait_status(reference, "failed", timeout=20)
+    assert "internal error (RuntimeError" in (row.failure_message or "")
+    assert row.secrets_ciphertext is None
+    wait_until(lambda: "internal error" in _thread_text(bot, reference), what="thread outcome")
+    wait_until(lambda: "internal error" in _dm_text(bot), what="requester DM")
+    assert bot.kibana.connectors("default") == {}

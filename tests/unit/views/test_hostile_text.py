@@ -10,7 +10,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.domain.enums import Notice, Provider, RequestStatus
-from bot.domain.schemas import AuditEntry, Outcome, RequestSnapshot
+from bot.domain.schemas import AuditEntry, KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.testing import TestReading as Reading
 from bot.kibana.models import Connector
 from bot.services.catalog import ManagedLlm
@@ -28,6 +28,7 @@ from bot.slack.views.request_modal import (
 )
 from bot.slack.views.results import (
     build_outcome_blocks,
+    kibana_retrying_message,
     outcome_text,
     requester_message,
     thread_message,
@@ -108,6 +109,12 @@ def test_card_and_results_escape_every_hostile_text(snapshot: RequestSnapshot) -
     for notice in Notice:
         _assert_clean(_message(*requester_message(snapshot, notice)))
         _assert_clean(_message(*thread_message(snapshot, notice)))
+    for stage in ("create", "test"):
+        retrying = KibanaRetrying(stage=stage, reason=f"{HOSTILE} at {HOSTILE_URL}", until=NOW)
+        for in_thread in (True, False):
+            _assert_clean(
+                _message(*kibana_retrying_message(snapshot, retrying, in_thread=in_thread))
+            )
 
 
 @pytest.mark.parametrize("snapshot", SNAPSHOTS)
