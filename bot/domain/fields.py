@@ -57,6 +57,10 @@ class Validation:
 NAME_MAX = 80
 JUSTIFICATION_MAX = 1000
 SPACE_ID = re.compile(r"^[a-z0-9_-]{1,100}$")
+SPACE_ID_RULE = (
+    "Kibana space ids use only lowercase letters, digits, - and _ "
+    "(e.g. security-team), at most 100 characters."
+)
 WHITESPACE = re.compile(r"\s")
 
 COMMON_FIELDS: tuple[FieldSpec, ...] = (
@@ -175,11 +179,7 @@ def check_common(values: FormValues, result: Validation) -> None:
     if not space:
         result.error("space", "Give the Kibana space id (default for the default space).")
     elif not SPACE_ID.match(space):
-        result.error(
-            "space",
-            "Kibana space ids use only lowercase letters, digits, - and _ "
-            "(e.g. security-team), at most 100 characters.",
-        )
+        result.error("space", SPACE_ID_RULE)
     justification = values.get("justification", "").strip()
     if not justification:
         result.error("justification", "Say why you need this connector: approvers decide on it.")

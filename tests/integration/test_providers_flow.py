@@ -263,3 +263,15 @@ def test_a_failed_bedrock_test_is_explained_in_plain_language(bot: BotHarness) -
     thread = json.dumps(bot.slack.thread_replies(APPROVAL_CHANNEL, bot.card_for(reference)["ts"]))
     assert "inference profile" in thread
     assert "on-demand throughput" in thread
+
+
+@pytest.mark.parametrize("space", ["..", "../api/status", "Security", "a%2Fb", "x" * 101])
+def test_list_refuses_a_space_that_is_not_a_space_id_without_asking_kibana(
+    bot: BotHarness, space: str
+) -> None:
+    asked = len(bot.kibana.requests)
+    response = bot.command(f"list {space}")
+    assert response.status_code == 200
+    assert "is not a space id" in response.json()["text"]
+    assert "lowercase letters" in response.json()["text"]
+    assert len(bot.kibana.requests) == asked

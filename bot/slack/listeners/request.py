@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
+from bot.domain.fields import SPACE_ID, SPACE_ID_RULE
 from bot.domain.providers import provider_spec
 from bot.domain.refs import normalise_reference
 from bot.errors import BotError
@@ -46,6 +47,9 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         verb, rest = words[0].lower(), words[1:]
         if verb == "list":
             space = rest[0] if rest else "default"
+            if not SPACE_ID.match(space):
+                ack(text=answers.bad_space_text(space, SPACE_ID_RULE), response_type="ephemeral")
+                return
             ack(text=answers.listing_text(space), response_type="ephemeral")
             _list_connectors(deps, respond, space_id=space)
             return

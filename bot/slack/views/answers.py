@@ -30,6 +30,11 @@ def listing_text(space_id: str) -> str:
     return f"Asking Kibana for the connectors in space {code(space_id[:SPACE_SHOWN_MAX])}…"
 
 
+def bad_space_text(space_id: str, rule: str) -> str:
+    """A `list` space that can't be a Kibana space id: never sent to Kibana."""
+    return f"{code(space_id[:SPACE_SHOWN_MAX])} is not a space id. {rule}"
+
+
 def no_space_text(space_id: str) -> str:
     return f"Kibana has no space {code(space_id[:SPACE_SHOWN_MAX])}."
 
