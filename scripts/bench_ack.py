@@ -12,14 +12,19 @@ What it does, in one process and on one machine:
   ``--kibana-delay`` seconds), a database (a SQLite file in a temporary directory, or a fresh
   PostgreSQL schema) and the real bot through ``tests.harness.BotHarness``: the real WSGI
   server, the real job workers (``worker_threads`` stays 4) and the real database;
-* creates ``--concurrency`` pending requests per round through the modal (setup, not measured)
-  and waits for their approval cards;
+* creates ``--concurrency`` pending requests per round (and ``--stress-concurrency`` more)
+  through the modal while Kibana answers at once (setup, not measured), waits for their
+  approval cards and for the job queue to drain, then makes Kibana slow;
 * per round, fires ``--concurrency`` Approve clicks at once, then ``--concurrency`` slash
   commands at once (each with a fresh trigger id), and times each request from just before it is
   sent to the full HTTP response (``time.perf_counter``). The approvals queue provisioning, so
   the later bursts run while the workers wait on the slow Kibana;
+* then one round of ``--stress-concurrency`` Approve clicks and slash commands at once (no ack
+  may take Slack's 3 s);
 * does the same against a bare Bolt ``App`` whose listeners only ``ack()``, served by the same
   ``bot.server.make_server`` with the same thread counts;
+* prints each p99 of the bot over the bare app's, and the resident memory of the process
+  (VmRSS/VmHWM) after the bot's runs, next to what it was before the bot was built;
 * prints p50/p99/max per scenario, how many requests did not get HTTP 200, and what the
   background work reached (connectors in the fake Kibana, request statuses). The exit status
   is 1 when any measured request did not get HTTP 200.
@@ -72,6 +77,7 @@ from waitress.server import BaseWSGIServer
 
 from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
+from bot.runtime import build_runtime
 from bot.server import SLACK_PATH, make_server, make_wsgi_app
 from tests.fakes.kibana import FakeKibana
 from tests.fakes.slack_api import FakeSlack, SlackCall
@@ -99,6 +105,9 @@ BARRIER_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 60.0
 VIEW_WAIT = 20.0
 TRIGGER_TTL = 3.0  # Slack's trigger ids live 3 s
+ACK_LIMIT = 3.0  # Slack gives up on an HTTP request after 3 s
+P99_GOAL = 1.2  # bot p99 / bare Bolt p99
+RSS_GOAL_MIB = 150
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -313,23 +322,23 @@ class Load:
 
 
 # --- what runs ---------------------------------------------------------------------------------
+@dataclass
 class BenchHarness(BotHarness):
-    """BotHarness whose WSGI server has ``settings.http_threads`` threads.
+    """BotHarness built as ``python -m bot`` builds the bot: ``settings.http_threads`` WSGI
+    threads and the job runner's production poll interval. Approval cards are remembered once
+    seen, so building a burst of clicks does not copy every message of the fake Slack again."""
 
-    ``BotHarness.start`` serves with a fixed 16 threads; when that differs from the setting,
-    the server it started is replaced by one with the configured thread count (the runtime,
-    workers and database are kept).
-    """
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def start(self, *, workers: bool = True) -> BenchHarness:
-        super().start(workers=workers)
-        wanted = self.settings.http_threads
-        if self.runtime is None or self._server is None or self.server_threads == wanted:
-            return self
-        self._server.close()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._server = make_server(self.runtime.wsgi(), host="127.0.0.1", port=0, threads=wanted)
+        # As `python -m bot` runs: workers poll every second (BotHarness polls every 50 ms so
+        # that tests run fast) and are woken at once when work is committed.
+        self.runtime = build_runtime(self.settings, self.keys)
+        if workers:
+            self.runtime.runner.start()
+        self._server = make_server(
+            self.runtime.wsgi(), host="127.0.0.1", port=0, threads=self.settings.http_threads
+        )
         self.url = f"http://127.0.0.1:{self._server.effective_port}"
         self._thread = threading.Thread(target=self._server.run, name="bench-bot", daemon=True)
         self._thread.start()
@@ -464,11 +473,11 @@ def none_pending(bot: BotHarness, references: Sequence[str]) -> bool:
     return statuses(bot, references)["pending"] == 0
 
 
-def approve_requests(bot: BotHarness, references: Sequence[str]) -> list[SignedRequest]:
+def approve_requests(bot: BenchHarness, references: Sequence[str]) -> list[SignedRequest]:
     """One signed Approve click per reference, built before the clock starts."""
     clicks = []
     for reference in references:
-        card = bot.card_for(reference)
+        card = bot.cards[reference]
         clicks.append(
             button_click(bot.slack, card, find_button(card, APPROVE_ACTION), user=APPROVER)
         )
@@ -502,41 +511,75 @@ def check_views(bot: BotHarness, burst: Burst, run: BotRun) -> None:
             run.views_failed[f"no views.open within {VIEW_WAIT:g} s"] += 1
 
 
-def run_bot(bot: BotHarness, load: Load, *, rounds: int, warmup: int) -> BotRun:
+def run_bot(
+    bot: BenchHarness,
+    load: Load,
+    *,
+    rounds: int,
+    warmup: int,
+    kibana_delay: float,
+    stress: Load | None,
+) -> tuple[BotRun, BotRun | None]:
+    """The measured rounds at ``load``, then one round at ``stress`` (if any)."""
     run = BotRun(Scenario("bot slash command"), Scenario("bot approve click"))
     n = load.concurrency
     started = time.perf_counter()
+    # Setup talks to a prompt Kibana: the form's checks would otherwise time out (1.5 s each)
+    # for every one of the requests submitted one after the other.
+    bot.kibana.set_delay(0)
     batches = [create_pending(bot, n, i * n) for i in range(warmup + rounds)]
-    for batch in batches:
-        for reference in batch:
-            bot.card_for(reference)
+    stress_batch = create_pending(bot, stress.concurrency, n * (warmup + rounds)) if stress else []
+    for reference in [*(r for batch in batches for r in batch), *stress_batch]:
+        bot.cards[reference] = bot.card_for(reference)
+    bot.wait_idle(timeout=120)
+    bot.kibana.set_delay(kibana_delay)
     run.setup_seconds = time.perf_counter() - started
-    command = bot.settings.slash_command
     for index, batch in enumerate(batches):
         measured = index >= warmup
-        burst = load.burst(bot.url, partial(approve_requests, bot, batch))
-        wait_until(
-            partial(none_pending, bot, batch),
-            timeout=15,
-            what="the approvals to be recorded",
-        )
-        slash = load.burst(bot.url, partial(slash_commands, bot.slack, command, n))
-        if measured:
-            run.approve.bursts.append(burst)
-            run.slash.bursts.append(slash)
-            run.approvals_expected += n
-            run.approvals_recorded += n - statuses(bot, batch)["pending"]
-            check_views(bot, slash, run)
-        run.references.extend(batch)
         label = f"round {index + 1 - warmup}" if measured else f"warm-up {index + 1}"
-        progress(
-            f"bot {label}: approve p50 {median_ms(burst)} ms, "
-            f"slash command p50 {median_ms(slash)} ms"
-        )
-    return run
+        bot_round(bot, load, batch, run if measured else None, label)
+        run.references.extend(batch)
+    if stress is None:
+        return run, None
+    stressed = BotRun(
+        Scenario(f"bot slash command x{stress.concurrency}"),
+        Scenario(f"bot approve click x{stress.concurrency}"),
+    )
+    bot_round(bot, stress, stress_batch, stressed, f"{stress.concurrency} at once")
+    stressed.references.extend(stress_batch)
+    run.references.extend(stress_batch)
+    return run, stressed
 
 
-def run_bare(slack: FakeSlack, load: Load, *, threads: int, rounds: int, warmup: int) -> BotRun:
+def bot_round(
+    bot: BenchHarness, load: Load, batch: list[str], run: BotRun | None, label: str
+) -> None:
+    """Approve every request of ``batch`` at once, then as many slash commands at once."""
+    burst = load.burst(bot.url, partial(approve_requests, bot, batch))
+    wait_until(partial(none_pending, bot, batch), timeout=30, what="the approvals to be recorded")
+    slash = load.burst(
+        bot.url, partial(slash_commands, bot.slack, bot.settings.slash_command, len(batch))
+    )
+    if run is not None:
+        run.approve.bursts.append(burst)
+        run.slash.bursts.append(slash)
+        run.approvals_expected += len(batch)
+        run.approvals_recorded += len(batch) - statuses(bot, batch)["pending"]
+        check_views(bot, slash, run)
+    progress(
+        f"bot {label}: approve p50 {median_ms(burst)} ms, slash command p50 {median_ms(slash)} ms"
+    )
+
+
+def run_bare(
+    slack: FakeSlack,
+    load: Load,
+    *,
+    threads: int,
+    rounds: int,
+    warmup: int,
+    stress: Load | None,
+) -> tuple[BotRun, BotRun | None]:
     run = BotRun(Scenario("bare Bolt slash command"), Scenario("bare Bolt button ack"))
     message = {
         "type": "message",
@@ -557,14 +600,26 @@ def run_bare(slack: FakeSlack, load: Load, *, threads: int, rounds: int, warmup:
             }
         ],
     }
+
+    def one_round(load: Load, into: BotRun | None) -> None:
+        n = load.concurrency
+        burst = load.burst(url, partial(bare_clicks, slack, message, n))
+        slash = load.burst(url, partial(slash_commands, slack, SLASH_COMMAND, n))
+        if into is not None:
+            into.approve.bursts.append(burst)
+            into.slash.bursts.append(slash)
+
+    stressed = None
     with bare_bolt(slack, threads=threads, command=SLASH_COMMAND) as url:
         for index in range(warmup + rounds):
-            burst = load.burst(url, partial(bare_clicks, slack, message, load.concurrency))
-            slash = load.burst(url, partial(slash_commands, slack, SLASH_COMMAND, load.concurrency))
-            if index >= warmup:
-                run.approve.bursts.append(burst)
-                run.slash.bursts.append(slash)
-    return run
+            one_round(load, run if index >= warmup else None)
+        if stress is not None:
+            stressed = BotRun(
+                Scenario(f"bare Bolt slash command x{stress.concurrency}"),
+                Scenario(f"bare Bolt button ack x{stress.concurrency}"),
+            )
+            one_round(stress, stressed)
+    return run, stressed
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -638,10 +693,15 @@ def report(
     bot: BenchHarness,
     bot_run: BotRun,
     bare_run: BotRun,
+    stressed: tuple[BotRun, BotRun] | None,
     warnings: WarningCounter,
     drained_for: float,
+    memory: Memory,
 ) -> int:
     scenarios = [bot_run.slash, bot_run.approve, bare_run.slash, bare_run.approve]
+    if stressed is not None:
+        bot_stress, bare_stress = stressed
+        scenarios += [bot_stress.slash, bot_stress.approve, bare_stress.slash, bare_stress.approve]
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     print()
@@ -663,8 +723,33 @@ def report(
     print()
     print(table(scenarios))
     print()
-
+    for bot_side, bare_side in (
+        (bot_run.slash, bare_run.slash),
+        (bot_run.approve, bare_run.approve),
+    ):
+        print(
+            f"p99 {bot_side.name} / {bare_side.name}: {p99(bot_side) / p99(bare_side):.2f}x "
+            f"(goal <= {P99_GOAL:g}x)"
+        )
     failures = 0
+    if stressed is not None:
+        bot_stress, _ = stressed
+        slowest = max(s.seconds for s in [*bot_stress.slash.samples, *bot_stress.approve.samples])
+        over = slowest > ACK_LIMIT
+        failures += over
+        print(
+            f"{bot_stress.slash.name} and {bot_stress.approve.name.removeprefix('bot ')}: "
+            f"slowest ack {1000 * slowest:.0f} ms "
+            f"({'MORE' if over else 'less'} than Slack's {ACK_LIMIT:g} s)"
+        )
+        lags = sorted(bot_stress.view_lags)
+        print(
+            f"modals opened after the {bot_stress.slash.name}: {bot_stress.views_opened}/"
+            f"{len(bot_stress.slash.samples)}; trigger issued -> views.open at Slack: max "
+            f"{1000 * (lags[-1] if lags else 0):.0f} ms"
+        )
+    print(memory.describe())
+    print()
     for scenario in scenarios:
         bad = scenario.non_200
         failures += len(bad)
@@ -742,6 +827,43 @@ def report(
     return 1 if failures else 0
 
 
+def p99(scenario: Scenario) -> float:
+    return percentile(sorted(sample.seconds for sample in scenario.samples), 99)
+
+
+def proc_status_kib(field_name: str) -> int:
+    """A ``kB`` field of /proc/self/status (VmRSS, VmHWM); 0 where there is no /proc."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Memory:
+    """Resident memory of this process, which runs the bot in-process (with the fakes, the
+    load generator and, later, the bare app): ``before`` is measured just before the bot is
+    built, ``after`` once its runs are over (the bare app has not started yet)."""
+
+    before_kib: int = 0
+    after_kib: int = 0
+    peak_kib: int = 0
+
+    def describe(self) -> str:
+        mib = 1024
+        return (
+            f"resident memory of the bench process after the bot's runs: "
+            f"{self.after_kib / mib:.0f} MiB (peak {self.peak_kib / mib:.0f} MiB, VmRSS/VmHWM); "
+            f"before the bot was built: {self.before_kib / mib:.0f} MiB, so the bot's own share "
+            f"is about {(self.after_kib - self.before_kib) / mib:.0f} MiB; the whole process is "
+            f"an upper bound for the bot alone (goal < {RSS_GOAL_MIB} MiB)"
+        )
+
+
 # --- main --------------------------------------------------------------------------------------
 def scrub_environment() -> None:
     """Bolt reads SLACK_* silently and Slack's SDK honours proxy variables, even to 127.0.0.1."""
@@ -783,14 +905,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--worker-threads", type=int, default=4, help="the bot's job workers")
     parser.add_argument(
+        "--stress-concurrency",
+        type=int,
+        default=200,
+        help="after the measured rounds, one round with this many requests at once "
+        "(no ack may take 3 s or more); 0 skips it (default 200)",
+    )
+    parser.add_argument(
         "--drain-timeout",
         type=float,
         default=15.0,
         help="seconds to wait at the end for provisioning to finish before reporting",
     )
     args = parser.parse_args(argv)
-    if args.concurrency < 1 or args.rounds < 1 or args.warmup_rounds < 0:
-        parser.error("--concurrency and --rounds must be >= 1, --warmup-rounds >= 0")
+    if (
+        args.concurrency < 1
+        or args.rounds < 1
+        or args.warmup_rounds < 0
+        or args.stress_concurrency < 0
+    ):
+        parser.error(
+            "--concurrency and --rounds must be >= 1, --warmup-rounds and --stress-concurrency >= 0"
+        )
     return args
 
 
@@ -817,21 +953,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         load = Load(args.concurrency)
         stack.callback(load.close)
+        stress = Load(args.stress_concurrency) if args.stress_concurrency else None
+        if stress is not None:
+            stack.callback(stress.close)
+        memory = Memory(before_kib=proc_status_kib("VmRSS"))
         bot = BenchHarness(settings=settings, slack=slack, kibana=kibana)
         stack.callback(bot.stop)
         bot.start()
         progress(f"bot at {bot.url} ({bot.server_threads} WSGI threads), {args.database}")
 
-        bot_run = run_bot(bot, load, rounds=args.rounds, warmup=args.warmup_rounds)
-        bare_run = run_bare(
+        bot_run, bot_stress = run_bot(
+            bot,
+            load,
+            rounds=args.rounds,
+            warmup=args.warmup_rounds,
+            kibana_delay=args.kibana_delay,
+            stress=stress,
+        )
+        memory.after_kib = proc_status_kib("VmRSS")
+        memory.peak_kib = proc_status_kib("VmHWM")
+        bare_run, bare_stress = run_bare(
             slack,
             load,
             threads=args.http_threads,
             rounds=args.rounds,
             warmup=args.warmup_rounds,
+            stress=stress,
+        )
+        stressed = (
+            (bot_stress, bare_stress)
+            if bot_stress is not None and bare_stress is not None
+            else None
         )
         drained_for = wait_for_drain(bot, bot_run.references, args.drain_timeout)
-        return report(args, bot, bot_run, bare_run, warnings, drained_for)
+        return report(args, bot, bot_run, bare_run, stressed, warnings, drained_for, memory)
     return 1  # unreachable: ExitStack does not swallow exceptions
 
 
