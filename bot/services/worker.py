@@ -33,6 +33,7 @@ HANDLERS: dict[JobKind, Handler] = {
 UNEXPECTED_ERROR_ATTEMPTS = 5
 FINISHED_JOBS_KEPT = timedelta(days=7)
 NOTIFY_BACKOFF_CAP_SECONDS = 300.0
+ACK_YIELD_SECONDS = 0.25  # longest a worker waits for Slack's pending acks before a job
 
 
 class JobRunner:
@@ -161,6 +162,8 @@ class JobRunner:
 
     def _work_loop(self) -> None:
         while not self._stop.is_set():
+            # Jobs can wait a moment; Slack's acknowledgements cannot.
+            self._deps.ack_gate.wait_quiet(ACK_YIELD_SECONDS)
             try:
                 ran = self.run_once()
             except Exception:  # e.g. the database is briefly down: keep going
