@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.slack import prompt_ack
+from bot.slack.listeners import request as request_listeners
+from bot.slack.views import request_modal
 from tests.harness import BotHarness, wait_until
 
 
@@ -23,3 +27,21 @@ def test_slack_requests_are_counted_until_answered(bot: BotHarness) -> None:
     assert bot.deps.ack_gate.owed == 0
     assert bot.command("help").status_code == 200
     assert bot.deps.ack_gate.owed == 0
+
+
+def test_the_blank_form_is_built_once(bot: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[object] = []
+    real = request_modal.build_request_view
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(request_listeners, "build_request_view", counting)
+    request_listeners._blank_request_form.cache_clear()
+    for _ in range(3):
+        assert bot.command("").status_code == 200
+    wait_until(lambda: len(bot.slack.calls_for("views.open")) == 3, timeout=10, what="views.open")
+    views = [call.args["view"] for call in bot.slack.calls_for("views.open")]
+    assert views[0] == views[1] == views[2]
+    assert len(built) == 1  # converted from slack-sdk models once, not once per command

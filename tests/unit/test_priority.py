@@ -77,3 +77,11 @@ def test_work_after_the_ack_waits_a_bounded_time() -> None:
 
         threading.Thread(target=listener).start()
         assert returned.wait(10), "the listener waited past FOLLOW_UP_WAIT_SECONDS"
+
+
+def test_gate_lingers_after_the_last_answer() -> None:
+    gate = AckGate(linger_seconds=30)
+    with gate.owed_answer():
+        pass
+    assert gate.wait_quiet(0.05) is False  # answered a moment ago: more are probably coming
+    assert AckGate(linger_seconds=0).wait_quiet(0) is True
