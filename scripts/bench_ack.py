@@ -48,6 +48,7 @@ import logging
 import math
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import threading
@@ -70,14 +71,15 @@ import httpx
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from waitress.server import BaseWSGIServer
 
+from bot.db import queries
 from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
-from bot.runtime import build_runtime
 from bot.server import SLACK_PATH, make_server, make_wsgi_app
 from tests.fakes.kibana import FakeKibana
 from tests.fakes.slack_api import FakeSlack, SlackCall
@@ -92,7 +94,9 @@ from tests.harness import (
     STRANGER,
     TEAM,
     BotHarness,
+    bot_environment,
     find_button,
+    free_port,
     make_settings,
     reference_from,
     wait_until,
@@ -141,7 +145,8 @@ class Scenario:
 
 
 def median_ms(burst: Burst) -> str:
-    return f"{1000 * percentile(sorted(s.seconds for s in burst.samples), 50):.1f}"
+    ordered = sorted(s.seconds for s in burst.samples)
+    return f"{1000 * percentile(ordered, 50):.1f} (p99 {1000 * percentile(ordered, 99):.1f})"
 
 
 def progress(message: str) -> None:
@@ -322,38 +327,111 @@ class Load:
 
 
 # --- what runs ---------------------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[1]
+
+
+def wait_for_health(url: str, process: subprocess.Popen[bytes], what: str) -> None:
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1, trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, timeout=60, what=f"{what} to answer /healthz")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 @dataclass
 class BenchHarness(BotHarness):
-    """BotHarness built as ``python -m bot`` builds the bot: ``settings.http_threads`` WSGI
-    threads and the job runner's production poll interval. Approval cards are remembered once
-    seen, so building a burst of clicks does not copy every message of the fake Slack again."""
+    """The bot as it runs in production: ``python -m bot`` in a process of its own, configured
+    through its environment (production defaults apart from the thread counts, the log level
+    and a Kibana timeout longer than Kibana's delay). Slack and Kibana are other machines in
+    production, so their fakes and the load generator stay in this process and do not compete
+    with the bot for its interpreter. The bench reads the database through an engine of its own;
+    approval cards are remembered once seen."""
 
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    reader: Engine | None = None
+    log_path: Path | None = None
 
     def start(self, *, workers: bool = True) -> BenchHarness:
-        # As `python -m bot` runs: workers poll every second (BotHarness polls every 50 ms so
-        # that tests run fast) and are woken at once when work is committed.
-        self.runtime = build_runtime(self.settings, self.keys)
-        if workers:
-            self.runtime.runner.start()
-        self._server = make_server(
-            self.runtime.wsgi(), host="127.0.0.1", port=0, threads=self.settings.http_threads
+        if not workers:
+            raise ValueError("the bot process always runs its workers")
+        port = free_port()
+        env = bot_environment(self.settings, self.keys, port=port)
+        for name in ("KIBANA_RETRY_BASE_SECONDS", "KIBANA_MAX_ATTEMPTS", "JOB_LEASE_SECONDS"):
+            env.pop(name, None)  # the production defaults
+        env.update(
+            {
+                "HTTP_THREADS": str(self.settings.http_threads),
+                "WORKER_THREADS": str(self.settings.worker_threads),
+                "KIBANA_TIMEOUT_SECONDS": str(self.settings.kibana_timeout_seconds),
+                "LOG_LEVEL": "WARNING",
+            }
         )
-        self.url = f"http://127.0.0.1:{self._server.effective_port}"
-        self._thread = threading.Thread(target=self._server.run, name="bench-bot", daemon=True)
-        self._thread.start()
+        self.log_path = Path(tempfile.mkstemp(prefix="bench-bot-", suffix=".log")[1])
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot"], env=env, cwd=REPO, stdout=log, stderr=log
+            )
+        self.url = f"http://127.0.0.1:{port}"
+        wait_for_health(self.url, self.process, "the bot")
+        self.reader = create_engine(self.settings.database_url)
         return self
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process is not None:
+            stop_process(self.process)
+        if self.reader is not None:
+            self.reader.dispose()
+
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        if self.reader is None:
+            raise RuntimeError("the bot is not started")
+        return sessionmaker(self.reader)
 
     @property
     def server_threads(self) -> int:
-        return int(self._server.adj.threads) if self._server is not None else 0
+        return self.settings.http_threads
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        def idle() -> bool:
+            with session_scope(self.session_factory) as session:
+                return queries.count_queued_jobs(session=session) == 0
+
+        wait_until(idle, timeout=timeout, what="the bot's job queue to drain")
+
+    def status_kib(self, field_name: str) -> int:
+        """A ``kB`` field (VmRSS, VmHWM) of the bot process's /proc/<pid>/status; 0 if none."""
+        return proc_status_kib(field_name, self.process.pid if self.process else None)
+
+    def log_problems(self) -> list[str]:
+        """Lines of the bot's own log at WARNING or above."""
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [line for line in lines if any(k in line for k in ("WARNING", "ERROR", "CRITICAL"))]
 
 
 @contextmanager
-def bare_bolt(slack: FakeSlack, *, threads: int, command: str) -> Iterator[str]:
+def bare_bolt(slack_url: str, *, threads: int, command: str) -> Iterator[str]:
     """A Bolt app whose listeners only ack, behind the bot's WSGI front; yields its URL."""
     app = App(
-        client=WebClient(token=BOT_TOKEN, base_url=slack.base_url, timeout=15),
+        client=WebClient(token=BOT_TOKEN, base_url=slack_url, timeout=15),
         signing_secret=SIGNING_SECRET,
         token_verification_enabled=False,
         process_before_response=False,
@@ -382,6 +460,44 @@ def bare_bolt(slack: FakeSlack, *, threads: int, command: str) -> Iterator[str]:
     finally:
         server.close()
         thread.join(5)
+
+
+@contextmanager
+def bare_process(slack: FakeSlack, *, threads: int) -> Iterator[str]:
+    """The bare Bolt app in a process of its own, as the bot is; yields its URL."""
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "scripts.bench_ack",
+            "--serve-bare",
+            slack.base_url,
+            "--http-threads",
+            str(threads),
+        ],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None  # noqa: S101 - PIPE was asked for
+        url = process.stdout.readline().decode().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the bare Bolt app did not start ({url!r})")
+        wait_for_health(url, process, "the bare Bolt app")
+        yield url
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
+        stop_process(process)
+
+
+def serve_bare(slack_url: str, threads: int) -> int:
+    """``--serve-bare``: run the bare Bolt app until stdin closes."""
+    with bare_bolt(slack_url, threads=threads, command=SLASH_COMMAND) as url:
+        print(url, flush=True)
+        sys.stdin.read()
+    return 0
 
 
 @contextmanager
@@ -459,8 +575,8 @@ def create_pending(bot: BotHarness, count: int, start: int) -> list[str]:
     return references
 
 
-def statuses(bot: BotHarness, references: Sequence[str]) -> Counter[str]:
-    with session_scope(bot.deps.session_factory) as session:
+def statuses(bot: BenchHarness, references: Sequence[str]) -> Counter[str]:
+    with session_scope(bot.session_factory) as session:
         rows = session.execute(
             select(ConnectorRequest.status, func.count())
             .where(ConnectorRequest.reference.in_(references))
@@ -469,7 +585,7 @@ def statuses(bot: BotHarness, references: Sequence[str]) -> Counter[str]:
     return Counter({str(status): int(count) for status, count in rows})
 
 
-def none_pending(bot: BotHarness, references: Sequence[str]) -> bool:
+def none_pending(bot: BenchHarness, references: Sequence[str]) -> bool:
     return statuses(bot, references)["pending"] == 0
 
 
@@ -531,7 +647,7 @@ def run_bot(
     stress_batch = create_pending(bot, stress.concurrency, n * (warmup + rounds)) if stress else []
     for reference in [*(r for batch in batches for r in batch), *stress_batch]:
         bot.cards[reference] = bot.card_for(reference)
-    bot.wait_idle(timeout=120)
+    bot.wait_for_jobs(timeout=120)
     bot.kibana.set_delay(kibana_delay)
     run.setup_seconds = time.perf_counter() - started
     for index, batch in enumerate(batches):
@@ -608,9 +724,13 @@ def run_bare(
         if into is not None:
             into.approve.bursts.append(burst)
             into.slash.bursts.append(slash)
+        progress(
+            f"bare Bolt, {n} at once: button ack p50 {median_ms(burst)} ms, "
+            f"slash command p50 {median_ms(slash)} ms"
+        )
 
     stressed = None
-    with bare_bolt(slack, threads=threads, command=SLASH_COMMAND) as url:
+    with bare_process(slack, threads=threads) as url:
         for index in range(warmup + rounds):
             one_round(load, run if index >= warmup else None)
         if stress is not None:
@@ -676,7 +796,7 @@ def table(scenarios: Sequence[Scenario]) -> str:
     return "\n".join(lines)
 
 
-def wait_for_drain(bot: BotHarness, references: Sequence[str], timeout: float) -> float:
+def wait_for_drain(bot: BenchHarness, references: Sequence[str], timeout: float) -> float:
     """Wait (at most ``timeout``) until no approved request is still being provisioned."""
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
@@ -824,6 +944,10 @@ def report(
         )
     else:
         print("log records at WARNING or above: none")
+    problems = bot.log_problems()
+    print(f"bot process log lines at WARNING or above: {len(problems)}")
+    for line in problems[:3]:
+        print(f"  {line[:200]}")
     return 1 if failures else 0
 
 
@@ -831,10 +955,10 @@ def p99(scenario: Scenario) -> float:
     return percentile(sorted(sample.seconds for sample in scenario.samples), 99)
 
 
-def proc_status_kib(field_name: str) -> int:
-    """A ``kB`` field of /proc/self/status (VmRSS, VmHWM); 0 where there is no /proc."""
+def proc_status_kib(field_name: str, pid: int | None) -> int:
+    """A ``kB`` field of /proc/<pid>/status (VmRSS, VmHWM); 0 where there is none."""
     try:
-        lines = Path("/proc/self/status").read_text().splitlines()
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
         return 0
     for line in lines:
@@ -845,22 +969,20 @@ def proc_status_kib(field_name: str) -> int:
 
 @dataclass
 class Memory:
-    """Resident memory of this process, which runs the bot in-process (with the fakes, the
-    load generator and, later, the bare app): ``before`` is measured just before the bot is
-    built, ``after`` once its runs are over (the bare app has not started yet)."""
+    """Resident memory of the bot's process (VmRSS now, VmHWM its peak), read from
+    /proc/<pid>/status when it has started and again once its runs are over."""
 
-    before_kib: int = 0
+    started_kib: int = 0
     after_kib: int = 0
     peak_kib: int = 0
 
     def describe(self) -> str:
         mib = 1024
+        verdict = "under" if self.after_kib / mib < RSS_GOAL_MIB else "OVER"
         return (
-            f"resident memory of the bench process after the bot's runs: "
-            f"{self.after_kib / mib:.0f} MiB (peak {self.peak_kib / mib:.0f} MiB, VmRSS/VmHWM); "
-            f"before the bot was built: {self.before_kib / mib:.0f} MiB, so the bot's own share "
-            f"is about {(self.after_kib - self.before_kib) / mib:.0f} MiB; the whole process is "
-            f"an upper bound for the bot alone (goal < {RSS_GOAL_MIB} MiB)"
+            f"bot process resident memory: {self.started_kib / mib:.0f} MiB once started, "
+            f"{self.after_kib / mib:.0f} MiB after its runs (peak {self.peak_kib / mib:.0f} "
+            f"MiB): {verdict} the {RSS_GOAL_MIB} MiB goal"
         )
 
 
@@ -904,6 +1026,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="WSGI and Bolt listener threads, for the bot and the bare app (default 64)",
     )
     parser.add_argument("--worker-threads", type=int, default=4, help="the bot's job workers")
+    parser.add_argument("--serve-bare", metavar="SLACK_URL", help=argparse.SUPPRESS)
     parser.add_argument(
         "--stress-concurrency",
         type=int,
@@ -932,6 +1055,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.serve_bare:
+        return serve_bare(args.serve_bare, args.http_threads)
     scrub_environment()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings = WarningCounter()
@@ -956,10 +1081,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         stress = Load(args.stress_concurrency) if args.stress_concurrency else None
         if stress is not None:
             stack.callback(stress.close)
-        memory = Memory(before_kib=proc_status_kib("VmRSS"))
         bot = BenchHarness(settings=settings, slack=slack, kibana=kibana)
         stack.callback(bot.stop)
         bot.start()
+        memory = Memory(started_kib=bot.status_kib("VmRSS"))
         progress(f"bot at {bot.url} ({bot.server_threads} WSGI threads), {args.database}")
 
         bot_run, bot_stress = run_bot(
@@ -970,8 +1095,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             kibana_delay=args.kibana_delay,
             stress=stress,
         )
-        memory.after_kib = proc_status_kib("VmRSS")
-        memory.peak_kib = proc_status_kib("VmHWM")
+        memory.after_kib = bot.status_kib("VmRSS")
+        memory.peak_kib = bot.status_kib("VmHWM")
         bare_run, bare_stress = run_bare(
             slack,
             load,
