@@ -14,12 +14,19 @@ SessionFactory = sessionmaker[Session]
 SQLITE_WRITER_WAIT_SECONDS = 30.0
 
 
-def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine tuned for the bot's many short transactions from many threads."""
+def make_engine(database_url: str, *, pool_size: int = 10, threads: int = 0) -> Engine:
+    """Create an engine tuned for the bot's many short transactions from many threads.
+
+    ``threads`` is how many threads may hold a connection at once. SQLite keeps that many
+    open (they are only file handles): a pool smaller than that closes a connection at every
+    return beyond it and opens a new one, with its PRAGMAs, at the next checkout.
+    """
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
             connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=max(pool_size, threads),
+            max_overflow=10,
         )
         _serialise_sqlite_writes(engine)
         return engine

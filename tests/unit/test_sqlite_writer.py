@@ -48,3 +48,11 @@ def test_writer_lock_is_freed_by_commit_rollback_and_close(
         assert time.monotonic() - started < 10, "a writer waited for a lock nobody held"
     finally:
         engine.dispose()
+
+
+def test_sqlite_pool_keeps_a_connection_per_thread(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'p.sqlite3'}", pool_size=8, threads=72)
+    try:
+        assert engine.pool.size() == 72  # type: ignore[attr-defined]  # QueuePool.size()
+    finally:
+        engine.dispose()
