@@ -9,6 +9,7 @@ been answered (see ``bot.priority``), for at most ``FOLLOW_UP_WAIT_SECONDS``.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,8 @@ from bot.priority import AckGate
 # What follows an ack waits at most this long for the other answers: views.open must still
 # reach Slack within the trigger id's 3 s.
 FOLLOW_UP_WAIT_SECONDS = 0.5
+# Bolt's own ack timeout (Listener.ack_timeout): past it, reading the response never waits.
+ACK_WAIT_SECONDS = 3.0
 
 
 class PromptAck(Ack):
@@ -28,15 +31,16 @@ class PromptAck(Ack):
         self._gate = gate
         self._called = threading.Event()
         self._answering_thread = threading.get_ident()
+        self._wait_until = time.monotonic() + ACK_WAIT_SECONDS
         self._response: BoltResponse | None = None
         super().__init__()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
 
     @property
     def response(self) -> BoltResponse | None:
         # Bolt's HTTP thread polls `ack.response is None` while the listener runs: wait for it
-        # here instead (Bolt stops waiting at the listener's 3 s ack timeout as well).
+        # here instead, once, until Bolt's ack timeout (it reads it again after giving up).
         if self._response is None and threading.get_ident() == self._answering_thread:
-            self._called.wait(3.0)
+            self._called.wait(max(0.0, self._wait_until - time.monotonic()))
         return self._response
 
     @response.setter

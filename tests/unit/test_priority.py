@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 
+import pytest
 from slack_bolt import BoltResponse
 
 from bot.priority import AckGate
+from bot.slack import prompt_ack
 from bot.slack.prompt_ack import PromptAck
 from tests.harness import wait_until
 
@@ -85,3 +88,12 @@ def test_gate_lingers_after_the_last_answer() -> None:
         pass
     assert gate.wait_quiet(0.05) is False  # answered a moment ago: more are probably coming
     assert AckGate(linger_seconds=0).wait_quiet(0) is True
+
+
+def test_an_ack_never_called_is_waited_for_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prompt_ack, "ACK_WAIT_SECONDS", 1.0)
+    ack = PromptAck(AckGate())
+    started = time.monotonic()
+    # Bolt reads it in its wait loop, then twice more after giving up: one wait in all.
+    assert [ack.response, ack.response, ack.response] == [None, None, None]
+    assert time.monotonic() - started < 2.0
