@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.deps import Deps
 from bot.slack.error_handler import register_error_handler
 from bot.slack.listeners import register_listeners
+from bot.slack.prompt_ack import prompt_ack_middleware
 
 
 def create_app(
@@ -42,6 +43,7 @@ def create_app(
         )
     finally:
         logger.removeFilter(quiet)
+    app.use(prompt_ack_middleware(deps.ack_gate))
     register_listeners(app, deps, slash_command=slash_command)
     register_error_handler(app)
     return app

@@ -14,6 +14,7 @@ from bot.crypto import SecretBox
 from bot.db.base import utcnow
 from bot.db.session import SessionFactory
 from bot.kibana.client import KibanaClient
+from bot.priority import AckGate
 from bot.services.ports import Notifier
 
 
@@ -62,6 +63,7 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     wake_event: threading.Event = field(default_factory=threading.Event)
     connector_types: TtlValue = field(default_factory=lambda: TtlValue(60.0))
+    ack_gate: AckGate = field(default_factory=AckGate)  # Slack requests not yet answered
 
     def wake_workers(self) -> None:
         """Tell this process's workers that new work was committed."""

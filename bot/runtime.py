@@ -84,7 +84,12 @@ def policy_from(settings: Settings) -> Policy:
 
 def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float = 1.0) -> Runtime:
     """Migrate the database and build every part; the job runner is not started yet."""
-    engine = make_engine(settings.database_url, pool_size=max(5, settings.worker_threads + 4))
+    engine = make_engine(
+        settings.database_url,
+        pool_size=max(5, settings.worker_threads + 4),
+        # listeners, workers, the lease keeper, the expiry sweep and /healthz
+        threads=settings.http_threads + settings.worker_threads + 4,
+    )
     upgrade_database(engine)
     session_factory = make_session_factory(engine)
     if settings.is_sqlite:

@@ -12,14 +12,19 @@ What it does, in one process and on one machine:
   ``--kibana-delay`` seconds), a database (a SQLite file in a temporary directory, or a fresh
   PostgreSQL schema) and the real bot through ``tests.harness.BotHarness``: the real WSGI
   server, the real job workers (``worker_threads`` stays 4) and the real database;
-* creates ``--concurrency`` pending requests per round through the modal (setup, not measured)
-  and waits for their approval cards;
+* creates ``--concurrency`` pending requests per round (and ``--stress-concurrency`` more)
+  through the modal while Kibana answers at once (setup, not measured), waits for their
+  approval cards and for the job queue to drain, then makes Kibana slow;
 * per round, fires ``--concurrency`` Approve clicks at once, then ``--concurrency`` slash
   commands at once (each with a fresh trigger id), and times each request from just before it is
   sent to the full HTTP response (``time.perf_counter``). The approvals queue provisioning, so
   the later bursts run while the workers wait on the slow Kibana;
+* then one round of ``--stress-concurrency`` Approve clicks and slash commands at once (no ack
+  may take Slack's 3 s);
 * does the same against a bare Bolt ``App`` whose listeners only ``ack()``, served by the same
   ``bot.server.make_server`` with the same thread counts;
+* prints each p99 of the bot over the bare app's, and the resident memory of the process
+  (VmRSS/VmHWM) after the bot's runs, next to what it was before the bot was built;
 * prints p50/p99/max per scenario, how many requests did not get HTTP 200, and what the
   background work reached (connectors in the fake Kibana, request statuses). The exit status
   is 1 when any measured request did not get HTTP 200.
@@ -43,6 +48,7 @@ import logging
 import math
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import threading
@@ -65,11 +71,13 @@ import httpx
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from waitress.server import BaseWSGIServer
 
+from bot.db import queries
 from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
 from bot.server import SLACK_PATH, make_server, make_wsgi_app
@@ -86,7 +94,9 @@ from tests.harness import (
     STRANGER,
     TEAM,
     BotHarness,
+    bot_environment,
     find_button,
+    free_port,
     make_settings,
     reference_from,
     wait_until,
@@ -99,6 +109,9 @@ BARRIER_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 60.0
 VIEW_WAIT = 20.0
 TRIGGER_TTL = 3.0  # Slack's trigger ids live 3 s
+ACK_LIMIT = 3.0  # Slack gives up on an HTTP request after 3 s
+P99_GOAL = 1.2  # bot p99 / bare Bolt p99
+RSS_GOAL_MIB = 150
 
 
 # --- measurements ----------------------------------------------------------------------------
@@ -132,7 +145,8 @@ class Scenario:
 
 
 def median_ms(burst: Burst) -> str:
-    return f"{1000 * percentile(sorted(s.seconds for s in burst.samples), 50):.1f}"
+    ordered = sorted(s.seconds for s in burst.samples)
+    return f"{1000 * percentile(ordered, 50):.1f} (p99 {1000 * percentile(ordered, 99):.1f})"
 
 
 def progress(message: str) -> None:
@@ -313,38 +327,111 @@ class Load:
 
 
 # --- what runs ---------------------------------------------------------------------------------
-class BenchHarness(BotHarness):
-    """BotHarness whose WSGI server has ``settings.http_threads`` threads.
+REPO = Path(__file__).resolve().parents[1]
 
-    ``BotHarness.start`` serves with a fixed 16 threads; when that differs from the setting,
-    the server it started is replaced by one with the configured thread count (the runtime,
-    workers and database are kept).
-    """
+
+def wait_for_health(url: str, process: subprocess.Popen[bytes], what: str) -> None:
+    def healthy() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1, trust_env=False).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, timeout=60, what=f"{what} to answer /healthz")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@dataclass
+class BenchHarness(BotHarness):
+    """The bot as it runs in production: ``python -m bot`` in a process of its own, configured
+    through its environment (production defaults apart from the thread counts, the log level
+    and a Kibana timeout longer than Kibana's delay). Slack and Kibana are other machines in
+    production, so their fakes and the load generator stay in this process and do not compete
+    with the bot for its interpreter. The bench reads the database through an engine of its own;
+    approval cards are remembered once seen."""
+
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    reader: Engine | None = None
+    log_path: Path | None = None
 
     def start(self, *, workers: bool = True) -> BenchHarness:
-        super().start(workers=workers)
-        wanted = self.settings.http_threads
-        if self.runtime is None or self._server is None or self.server_threads == wanted:
-            return self
-        self._server.close()
-        if self._thread is not None:
-            self._thread.join(5)
-        self._server = make_server(self.runtime.wsgi(), host="127.0.0.1", port=0, threads=wanted)
-        self.url = f"http://127.0.0.1:{self._server.effective_port}"
-        self._thread = threading.Thread(target=self._server.run, name="bench-bot", daemon=True)
-        self._thread.start()
+        if not workers:
+            raise ValueError("the bot process always runs its workers")
+        port = free_port()
+        env = bot_environment(self.settings, self.keys, port=port)
+        for name in ("KIBANA_RETRY_BASE_SECONDS", "KIBANA_MAX_ATTEMPTS", "JOB_LEASE_SECONDS"):
+            env.pop(name, None)  # the production defaults
+        env.update(
+            {
+                "HTTP_THREADS": str(self.settings.http_threads),
+                "WORKER_THREADS": str(self.settings.worker_threads),
+                "KIBANA_TIMEOUT_SECONDS": str(self.settings.kibana_timeout_seconds),
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        self.log_path = Path(tempfile.mkstemp(prefix="bench-bot-", suffix=".log")[1])
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot"], env=env, cwd=REPO, stdout=log, stderr=log
+            )
+        self.url = f"http://127.0.0.1:{port}"
+        wait_for_health(self.url, self.process, "the bot")
+        self.reader = create_engine(self.settings.database_url)
         return self
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process is not None:
+            stop_process(self.process)
+        if self.reader is not None:
+            self.reader.dispose()
+
+    @property
+    def session_factory(self) -> sessionmaker[Session]:
+        if self.reader is None:
+            raise RuntimeError("the bot is not started")
+        return sessionmaker(self.reader)
 
     @property
     def server_threads(self) -> int:
-        return int(self._server.adj.threads) if self._server is not None else 0
+        return self.settings.http_threads
+
+    def wait_for_jobs(self, timeout: float) -> None:
+        def idle() -> bool:
+            with session_scope(self.session_factory) as session:
+                return queries.count_queued_jobs(session=session) == 0
+
+        wait_until(idle, timeout=timeout, what="the bot's job queue to drain")
+
+    def status_kib(self, field_name: str) -> int:
+        """A ``kB`` field (VmRSS, VmHWM) of the bot process's /proc/<pid>/status; 0 if none."""
+        return proc_status_kib(field_name, self.process.pid if self.process else None)
+
+    def log_problems(self) -> list[str]:
+        """Lines of the bot's own log at WARNING or above."""
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [line for line in lines if any(k in line for k in ("WARNING", "ERROR", "CRITICAL"))]
 
 
 @contextmanager
-def bare_bolt(slack: FakeSlack, *, threads: int, command: str) -> Iterator[str]:
+def bare_bolt(slack_url: str, *, threads: int, command: str) -> Iterator[str]:
     """A Bolt app whose listeners only ack, behind the bot's WSGI front; yields its URL."""
     app = App(
-        client=WebClient(token=BOT_TOKEN, base_url=slack.base_url, timeout=15),
+        client=WebClient(token=BOT_TOKEN, base_url=slack_url, timeout=15),
         signing_secret=SIGNING_SECRET,
         token_verification_enabled=False,
         process_before_response=False,
@@ -376,6 +463,44 @@ def bare_bolt(slack: FakeSlack, *, threads: int, command: str) -> Iterator[str]:
     finally:
         server.close()
         thread.join(5)
+
+
+@contextmanager
+def bare_process(slack: FakeSlack, *, threads: int) -> Iterator[str]:
+    """The bare Bolt app in a process of its own, as the bot is; yields its URL."""
+    process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "scripts.bench_ack",
+            "--serve-bare",
+            slack.base_url,
+            "--http-threads",
+            str(threads),
+        ],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None  # noqa: S101 - PIPE was asked for
+        url = process.stdout.readline().decode().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"the bare Bolt app did not start ({url!r})")
+        wait_for_health(url, process, "the bare Bolt app")
+        yield url
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
+        stop_process(process)
+
+
+def serve_bare(slack_url: str, threads: int) -> int:
+    """``--serve-bare``: run the bare Bolt app until stdin closes."""
+    with bare_bolt(slack_url, threads=threads, command=SLASH_COMMAND) as url:
+        print(url, flush=True)
+        sys.stdin.read()
+    return 0
 
 
 @contextmanager
@@ -453,8 +578,8 @@ def create_pending(bot: BotHarness, count: int, start: int) -> list[str]:
     return references
 
 
-def statuses(bot: BotHarness, references: Sequence[str]) -> Counter[str]:
-    with session_scope(bot.deps.session_factory) as session:
+def statuses(bot: BenchHarness, references: Sequence[str]) -> Counter[str]:
+    with session_scope(bot.session_factory) as session:
         rows = session.execute(
             select(ConnectorRequest.status, func.count())
             .where(ConnectorRequest.reference.in_(references))
@@ -463,15 +588,15 @@ def statuses(bot: BotHarness, references: Sequence[str]) -> Counter[str]:
     return Counter({str(status): int(count) for status, count in rows})
 
 
-def none_pending(bot: BotHarness, references: Sequence[str]) -> bool:
+def none_pending(bot: BenchHarness, references: Sequence[str]) -> bool:
     return statuses(bot, references)["pending"] == 0
 
 
-def approve_requests(bot: BotHarness, references: Sequence[str]) -> list[SignedRequest]:
+def approve_requests(bot: BenchHarness, references: Sequence[str]) -> list[SignedRequest]:
     """One signed Approve click per reference, built before the clock starts."""
     clicks = []
     for reference in references:
-        card = bot.card_for(reference)
+        card = bot.cards[reference]
         clicks.append(
             button_click(bot.slack, card, find_button(card, APPROVE_ACTION), user=APPROVER)
         )
@@ -505,41 +630,75 @@ def check_views(bot: BotHarness, burst: Burst, run: BotRun) -> None:
             run.views_failed[f"no views.open within {VIEW_WAIT:g} s"] += 1
 
 
-def run_bot(bot: BotHarness, load: Load, *, rounds: int, warmup: int) -> BotRun:
+def run_bot(
+    bot: BenchHarness,
+    load: Load,
+    *,
+    rounds: int,
+    warmup: int,
+    kibana_delay: float,
+    stress: Load | None,
+) -> tuple[BotRun, BotRun | None]:
+    """The measured rounds at ``load``, then one round at ``stress`` (if any)."""
     run = BotRun(Scenario("bot slash command"), Scenario("bot approve click"))
     n = load.concurrency
     started = time.perf_counter()
+    # Setup talks to a prompt Kibana: the form's checks would otherwise time out (1.5 s each)
+    # for every one of the requests submitted one after the other.
+    bot.kibana.set_delay(0)
     batches = [create_pending(bot, n, i * n) for i in range(warmup + rounds)]
-    for batch in batches:
-        for reference in batch:
-            bot.card_for(reference)
+    stress_batch = create_pending(bot, stress.concurrency, n * (warmup + rounds)) if stress else []
+    for reference in [*(r for batch in batches for r in batch), *stress_batch]:
+        bot.cards[reference] = bot.card_for(reference)
+    bot.wait_for_jobs(timeout=120)
+    bot.kibana.set_delay(kibana_delay)
     run.setup_seconds = time.perf_counter() - started
-    command = bot.settings.slash_command
     for index, batch in enumerate(batches):
         measured = index >= warmup
-        burst = load.burst(bot.url, partial(approve_requests, bot, batch))
-        wait_until(
-            partial(none_pending, bot, batch),
-            timeout=15,
-            what="the approvals to be recorded",
-        )
-        slash = load.burst(bot.url, partial(slash_commands, bot.slack, command, n))
-        if measured:
-            run.approve.bursts.append(burst)
-            run.slash.bursts.append(slash)
-            run.approvals_expected += n
-            run.approvals_recorded += n - statuses(bot, batch)["pending"]
-            check_views(bot, slash, run)
-        run.references.extend(batch)
         label = f"round {index + 1 - warmup}" if measured else f"warm-up {index + 1}"
-        progress(
-            f"bot {label}: approve p50 {median_ms(burst)} ms, "
-            f"slash command p50 {median_ms(slash)} ms"
-        )
-    return run
+        bot_round(bot, load, batch, run if measured else None, label)
+        run.references.extend(batch)
+    if stress is None:
+        return run, None
+    stressed = BotRun(
+        Scenario(f"bot slash command x{stress.concurrency}"),
+        Scenario(f"bot approve click x{stress.concurrency}"),
+    )
+    bot_round(bot, stress, stress_batch, stressed, f"{stress.concurrency} at once")
+    stressed.references.extend(stress_batch)
+    run.references.extend(stress_batch)
+    return run, stressed
 
 
-def run_bare(slack: FakeSlack, load: Load, *, threads: int, rounds: int, warmup: int) -> BotRun:
+def bot_round(
+    bot: BenchHarness, load: Load, batch: list[str], run: BotRun | None, label: str
+) -> None:
+    """Approve every request of ``batch`` at once, then as many slash commands at once."""
+    burst = load.burst(bot.url, partial(approve_requests, bot, batch))
+    wait_until(partial(none_pending, bot, batch), timeout=30, what="the approvals to be recorded")
+    slash = load.burst(
+        bot.url, partial(slash_commands, bot.slack, bot.settings.slash_command, len(batch))
+    )
+    if run is not None:
+        run.approve.bursts.append(burst)
+        run.slash.bursts.append(slash)
+        run.approvals_expected += len(batch)
+        run.approvals_recorded += len(batch) - statuses(bot, batch)["pending"]
+        check_views(bot, slash, run)
+    progress(
+        f"bot {label}: approve p50 {median_ms(burst)} ms, slash command p50 {median_ms(slash)} ms"
+    )
+
+
+def run_bare(
+    slack: FakeSlack,
+    load: Load,
+    *,
+    threads: int,
+    rounds: int,
+    warmup: int,
+    stress: Load | None,
+) -> tuple[BotRun, BotRun | None]:
     run = BotRun(Scenario("bare Bolt slash command"), Scenario("bare Bolt button ack"))
     message = {
         "type": "message",
@@ -560,14 +719,30 @@ def run_bare(slack: FakeSlack, load: Load, *, threads: int, rounds: int, warmup:
             }
         ],
     }
-    with bare_bolt(slack, threads=threads, command=SLASH_COMMAND) as url:
+
+    def one_round(load: Load, into: BotRun | None) -> None:
+        n = load.concurrency
+        burst = load.burst(url, partial(bare_clicks, slack, message, n))
+        slash = load.burst(url, partial(slash_commands, slack, SLASH_COMMAND, n))
+        if into is not None:
+            into.approve.bursts.append(burst)
+            into.slash.bursts.append(slash)
+        progress(
+            f"bare Bolt, {n} at once: button ack p50 {median_ms(burst)} ms, "
+            f"slash command p50 {median_ms(slash)} ms"
+        )
+
+    stressed = None
+    with bare_process(slack, threads=threads) as url:
         for index in range(warmup + rounds):
-            burst = load.burst(url, partial(bare_clicks, slack, message, load.concurrency))
-            slash = load.burst(url, partial(slash_commands, slack, SLASH_COMMAND, load.concurrency))
-            if index >= warmup:
-                run.approve.bursts.append(burst)
-                run.slash.bursts.append(slash)
-    return run
+            one_round(load, run if index >= warmup else None)
+        if stress is not None:
+            stressed = BotRun(
+                Scenario(f"bare Bolt slash command x{stress.concurrency}"),
+                Scenario(f"bare Bolt button ack x{stress.concurrency}"),
+            )
+            one_round(stress, stressed)
+    return run, stressed
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -624,7 +799,7 @@ def table(scenarios: Sequence[Scenario]) -> str:
     return "\n".join(lines)
 
 
-def wait_for_drain(bot: BotHarness, references: Sequence[str], timeout: float) -> float:
+def wait_for_drain(bot: BenchHarness, references: Sequence[str], timeout: float) -> float:
     """Wait (at most ``timeout``) until no approved request is still being provisioned."""
     started = time.perf_counter()
     deadline = time.monotonic() + timeout
@@ -641,10 +816,15 @@ def report(
     bot: BenchHarness,
     bot_run: BotRun,
     bare_run: BotRun,
+    stressed: tuple[BotRun, BotRun] | None,
     warnings: WarningCounter,
     drained_for: float,
+    memory: Memory,
 ) -> int:
     scenarios = [bot_run.slash, bot_run.approve, bare_run.slash, bare_run.approve]
+    if stressed is not None:
+        bot_stress, bare_stress = stressed
+        scenarios += [bot_stress.slash, bot_stress.approve, bare_stress.slash, bare_stress.approve]
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     print()
@@ -666,8 +846,33 @@ def report(
     print()
     print(table(scenarios))
     print()
-
+    for bot_side, bare_side in (
+        (bot_run.slash, bare_run.slash),
+        (bot_run.approve, bare_run.approve),
+    ):
+        print(
+            f"p99 {bot_side.name} / {bare_side.name}: {p99(bot_side) / p99(bare_side):.2f}x "
+            f"(goal <= {P99_GOAL:g}x)"
+        )
     failures = 0
+    if stressed is not None:
+        bot_stress, _ = stressed
+        slowest = max(s.seconds for s in [*bot_stress.slash.samples, *bot_stress.approve.samples])
+        over = slowest > ACK_LIMIT
+        failures += over
+        print(
+            f"{bot_stress.slash.name} and {bot_stress.approve.name.removeprefix('bot ')}: "
+            f"slowest ack {1000 * slowest:.0f} ms "
+            f"({'MORE' if over else 'less'} than Slack's {ACK_LIMIT:g} s)"
+        )
+        lags = sorted(bot_stress.view_lags)
+        print(
+            f"modals opened after the {bot_stress.slash.name}: {bot_stress.views_opened}/"
+            f"{len(bot_stress.slash.samples)}; trigger issued -> views.open at Slack: max "
+            f"{1000 * (lags[-1] if lags else 0):.0f} ms"
+        )
+    print(memory.describe())
+    print()
     for scenario in scenarios:
         bad = scenario.non_200
         failures += len(bad)
@@ -742,7 +947,46 @@ def report(
         )
     else:
         print("log records at WARNING or above: none")
+    problems = bot.log_problems()
+    print(f"bot process log lines at WARNING or above: {len(problems)}")
+    for line in problems[:3]:
+        print(f"  {line[:200]}")
     return 1 if failures else 0
+
+
+def p99(scenario: Scenario) -> float:
+    return percentile(sorted(sample.seconds for sample in scenario.samples), 99)
+
+
+def proc_status_kib(field_name: str, pid: int | None) -> int:
+    """A ``kB`` field of /proc/<pid>/status (VmRSS, VmHWM); 0 where there is none."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith(f"{field_name}:"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Memory:
+    """Resident memory of the bot's process (VmRSS now, VmHWM its peak), read from
+    /proc/<pid>/status when it has started and again once its runs are over."""
+
+    started_kib: int = 0
+    after_kib: int = 0
+    peak_kib: int = 0
+
+    def describe(self) -> str:
+        mib = 1024
+        verdict = "under" if self.after_kib / mib < RSS_GOAL_MIB else "OVER"
+        return (
+            f"bot process resident memory: {self.started_kib / mib:.0f} MiB once started, "
+            f"{self.after_kib / mib:.0f} MiB after its runs (peak {self.peak_kib / mib:.0f} "
+            f"MiB): {verdict} the {RSS_GOAL_MIB} MiB goal"
+        )
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -785,6 +1029,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="WSGI and Bolt listener threads, for the bot and the bare app (default 64)",
     )
     parser.add_argument("--worker-threads", type=int, default=4, help="the bot's job workers")
+    parser.add_argument("--serve-bare", metavar="SLACK_URL", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--stress-concurrency",
+        type=int,
+        default=200,
+        help="after the measured rounds, one round with this many requests at once "
+        "(no ack may take 3 s or more); 0 skips it (default 200)",
+    )
     parser.add_argument(
         "--drain-timeout",
         type=float,
@@ -792,13 +1044,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="seconds to wait at the end for provisioning to finish before reporting",
     )
     args = parser.parse_args(argv)
-    if args.concurrency < 1 or args.rounds < 1 or args.warmup_rounds < 0:
-        parser.error("--concurrency and --rounds must be >= 1, --warmup-rounds >= 0")
+    if (
+        args.concurrency < 1
+        or args.rounds < 1
+        or args.warmup_rounds < 0
+        or args.stress_concurrency < 0
+    ):
+        parser.error(
+            "--concurrency and --rounds must be >= 1, --warmup-rounds and --stress-concurrency >= 0"
+        )
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.serve_bare:
+        return serve_bare(args.serve_bare, args.http_threads)
     scrub_environment()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     warnings = WarningCounter()
@@ -820,21 +1081,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         load = Load(args.concurrency)
         stack.callback(load.close)
+        stress = Load(args.stress_concurrency) if args.stress_concurrency else None
+        if stress is not None:
+            stack.callback(stress.close)
         bot = BenchHarness(settings=settings, slack=slack, kibana=kibana)
         stack.callback(bot.stop)
         bot.start()
+        memory = Memory(started_kib=bot.status_kib("VmRSS"))
         progress(f"bot at {bot.url} ({bot.server_threads} WSGI threads), {args.database}")
 
-        bot_run = run_bot(bot, load, rounds=args.rounds, warmup=args.warmup_rounds)
-        bare_run = run_bare(
+        bot_run, bot_stress = run_bot(
+            bot,
+            load,
+            rounds=args.rounds,
+            warmup=args.warmup_rounds,
+            kibana_delay=args.kibana_delay,
+            stress=stress,
+        )
+        memory.after_kib = bot.status_kib("VmRSS")
+        memory.peak_kib = bot.status_kib("VmHWM")
+        bare_run, bare_stress = run_bare(
             slack,
             load,
             threads=args.http_threads,
             rounds=args.rounds,
             warmup=args.warmup_rounds,
+            stress=stress,
+        )
+        stressed = (
+            (bot_stress, bare_stress)
+            if bot_stress is not None and bare_stress is not None
+            else None
         )
         drained_for = wait_for_drain(bot, bot_run.references, args.drain_timeout)
-        return report(args, bot, bot_run, bare_run, warnings, drained_for)
+        return report(args, bot, bot_run, bare_run, stressed, warnings, drained_for, memory)
     return 1  # unreachable: ExitStack does not swallow exceptions
 
 

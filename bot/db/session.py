@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,14 +11,22 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 SessionFactory = sessionmaker[Session]
+SQLITE_WRITER_WAIT_SECONDS = 30.0
 
 
-def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine tuned for the bot's many short transactions from many threads."""
+def make_engine(database_url: str, *, pool_size: int = 10, threads: int = 0) -> Engine:
+    """Create an engine tuned for the bot's many short transactions from many threads.
+
+    ``threads`` is how many threads may hold a connection at once. SQLite keeps that many
+    open (they are only file handles): a pool smaller than that closes a connection at every
+    return beyond it and opens a new one, with its PRAGMAs, at the next checkout.
+    """
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url,
             connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=max(pool_size, threads),
+            max_overflow=10,
         )
         _serialise_sqlite_writes(engine)
         return engine
@@ -33,7 +42,13 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
 
 
 def _serialise_sqlite_writes(engine: Engine) -> None:
-    """Use WAL and BEGIN IMMEDIATE so concurrent writers queue instead of failing."""
+    """Use WAL and BEGIN IMMEDIATE so concurrent writers queue instead of failing.
+
+    Within the process, writers also queue on a lock, handed over the moment a transaction
+    ends: SQLite's own busy handler would retry a locked database after sleeps growing to
+    100 ms. Other processes on the same file still queue through ``busy_timeout``.
+    """
+    writer = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -47,7 +62,33 @@ def _serialise_sqlite_writes(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Bounded like busy_timeout: past it, BEGIN IMMEDIATE queues in SQLite as before.
+        connection.info["holds_writer"] = writer.acquire(timeout=SQLITE_WRITER_WAIT_SECONDS)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release_writer(connection)
+            raise
+
+    def _release_writer(connection: Any) -> None:
+        if connection.info.pop("holds_writer", False):
+            writer.release()
+
+    # Both events fire before SQLAlchemy ends the transaction: end it here (the DB-API's own
+    # commit or rollback that follows finds no transaction and does nothing), then hand over.
+    @event.listens_for(engine, "commit")
+    def _on_commit(connection: Any) -> None:
+        try:
+            connection.connection.dbapi_connection.commit()
+        finally:
+            _release_writer(connection)
+
+    @event.listens_for(engine, "rollback")
+    def _on_rollback(connection: Any) -> None:
+        try:
+            connection.connection.dbapi_connection.rollback()
+        finally:
+            _release_writer(connection)
 
 
 def make_session_factory(engine: Engine) -> SessionFactory:

@@ -34,6 +34,7 @@ SLACK_BACKOFF_CAP_SECONDS = 300.0
 # A handler that raises something unexpected is retried this often before it is buried.
 UNEXPECTED_ERROR_ATTEMPTS = 5
 FINISHED_JOBS_KEPT = timedelta(days=7)
+ACK_YIELD_SECONDS = 0.25  # longest a worker waits for Slack's pending acks before a job
 
 
 def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
@@ -271,6 +272,8 @@ class JobRunner:
 
     def _work_loop(self, lane: Lane) -> None:
         while not self._stop.is_set():
+            # Jobs can wait a moment; Slack's acknowledgements cannot.
+            self._deps.ack_gate.wait_quiet(ACK_YIELD_SECONDS)
             try:
                 ran = self.run_once(lane)
             except Exception:  # e.g. the database is briefly down: keep going

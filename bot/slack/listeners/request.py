@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -122,12 +123,20 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         ack(response_action="update", view=build_submitted_view(snapshot))
 
 
+@functools.cache
+def _blank_request_form() -> dict[str, Any]:
+    """The form the slash command opens, as Slack receives it. It never varies, so it is built
+    and converted once: converting slack-sdk models costs more than anything else the command
+    does, and it competes with the acks of the requests arriving at the same time."""
+    return build_request_view(provider_spec(forms.DEFAULT_PROVIDER)).to_dict()
+
+
 def _open_request_modal(
     deps: Deps, client: WebClient, respond: Respond, *, trigger_id: str
 ) -> None:
     spec = provider_spec(forms.DEFAULT_PROVIDER)
     try:
-        opened = client.views_open(trigger_id=trigger_id, view=build_request_view(spec))
+        opened = client.views_open(trigger_id=trigger_id, view=_blank_request_form())
     except SlackApiError as error:
         code = error.response.get("error")
         log.warning("could not open the request form: %s", code)
