@@ -135,6 +135,7 @@ def _secrets_of(settings: Settings) -> list[str]:
     values = [
         settings.slack_bot_token,
         settings.kibana_api_key,
+        settings.elasticsearch_api_key,
         settings.slack_signing_secret,
         settings.slack_app_token,
         settings.encryption_key,

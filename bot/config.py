@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.backends import BackendSetting
+
 DEFAULT_SQLITE_FILE = "connector-bot.sqlite3"
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -95,6 +97,19 @@ class Settings(DatabaseSettings):
     slack_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"))
     kibana_url: AnyHttpUrl = Field(description="The Kibana to provision into.")
     kibana_api_key: SecretStr = Field(description="Encoded Kibana API key (Authorization: ApiKey).")
+    elasticsearch_url: AnyHttpUrl | None = Field(
+        default=None, description="Elasticsearch, for inference endpoints; unset: connectors only."
+    )
+    elasticsearch_api_key: SecretStr | None = Field(
+        default=None,
+        validate_default=True,
+        description="Encoded Elasticsearch API key (Authorization: ApiKey); needs the URL.",
+    )
+    provision_backend: BackendSetting = Field(
+        default=BackendSetting.AUTO,
+        validate_default=True,
+        description="auto (by stack version), connector or inference.",
+    )
     approvers: Annotated[list[str], NoDecode] = Field(
         description="Slack user ids allowed to approve."
     )
@@ -166,6 +181,7 @@ class Settings(DatabaseSettings):
         "slack_app_token",
         "slack_signing_secret",
         "kibana_api_key",
+        "elasticsearch_api_key",
         "encryption_key",
     )
     @classmethod
@@ -208,6 +224,38 @@ class Settings(DatabaseSettings):
             raise ValueError("missing; HTTP mode needs it (or set SLACK_APP_TOKEN for Socket Mode)")
         return value
 
+    @field_validator("elasticsearch_api_key")
+    @classmethod
+    def _elasticsearch_key_with_url(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        # A bad ELASTICSEARCH_URL is absent from info.data and named on its own: say nothing.
+        url_set = info.data.get("elasticsearch_url") is not None
+        if value is None and url_set:
+            raise ValueError(
+                "missing; ELASTICSEARCH_URL is set, and the bot needs an encoded Elasticsearch "
+                "API key for it (with manage_inference and monitor_inference)"
+            )
+        return value
+
+    @field_validator("provision_backend", mode="before")
+    @classmethod
+    def _backend_lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("provision_backend")
+    @classmethod
+    def _inference_needs_elasticsearch(
+        cls, value: BackendSetting, info: ValidationInfo
+    ) -> BackendSetting:
+        url_unset = "elasticsearch_url" in info.data and info.data["elasticsearch_url"] is None
+        if value is BackendSetting.INFERENCE and url_unset:
+            raise ValueError(
+                "inference needs ELASTICSEARCH_URL (and ELASTICSEARCH_API_KEY): set them, or "
+                "use auto or connector"
+            )
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_ends_with_slash(cls, value: AnyHttpUrl) -> AnyHttpUrl:
@@ -223,6 +271,10 @@ class Settings(DatabaseSettings):
     def kibana_base_url(self) -> str:
         return str(self.kibana_url).rstrip("/")
 
+    @property
+    def elasticsearch_base_url(self) -> str | None:
+        return str(self.elasticsearch_url).rstrip("/") if self.elasticsearch_url else None
+
 
 FIELD_HINTS = {
     "slack_bot_token": "the bot token (xoxb-…) from the app's OAuth & Permissions page",
@@ -234,6 +286,7 @@ FIELD_HINTS = {
 
 URL_EXAMPLES = {
     "kibana_url": "https://kibana.example.com:5601",
+    "elasticsearch_url": "https://elasticsearch.example.com:9200",
     "slack_api_url": "https://slack.com/api/",
 }
 

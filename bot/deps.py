@@ -64,6 +64,7 @@ class Deps:
     wake_event: threading.Event = field(default_factory=threading.Event)
     connector_types: TtlValue = field(default_factory=lambda: TtlValue(60.0))
     ack_gate: AckGate = field(default_factory=AckGate)  # Slack requests not yet answered
+    backend_choice: TtlValue = field(default_factory=lambda: TtlValue(300.0))  # services.stack
 
     def wake_workers(self) -> None:
         """Tell this process's workers that new work was committed."""

@@ -32,7 +32,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Slack's SDK honours proxy variables over loopback, and Bolt reads SLACK_* silently."""
     for name in list(os.environ):
         if (
-            name.startswith(("SLACK_", "KIBANA_"))
+            name.startswith(("SLACK_", "KIBANA_", "ELASTICSEARCH_", "PROVISION_"))
             or name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
             or name
             in {"DATABASE_URL", "APPROVERS", "APPROVAL_CHANNEL", "NOTIFY_CHANNEL", "ENCRYPTION_KEY"}

@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
+from bot.domain.backends import StackVersion
 from bot.kibana.errors import (
     KibanaAuthError,
     KibanaConflictError,
@@ -20,7 +21,13 @@ from bot.kibana.errors import (
     KibanaRequestError,
     KibanaUnavailableError,
 )
-from bot.kibana.models import Connector, ConnectorType, CreateConnector, ExecuteResult
+from bot.kibana.models import (
+    Connector,
+    ConnectorType,
+    CreateConnector,
+    ExecuteResult,
+    KibanaStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +103,26 @@ class KibanaClient:
             f"{quote(connector_id, safe='')}/_execute"
         )
         return ExecuteResult.model_validate(self._call("POST", path, json={"params": params}))
+
+    def status(self) -> StackVersion:
+        """Kibana's version, or serverless, from GET /api/status.
+
+        Raises:
+            KibanaError: Kibana could not be asked, or its answer does not say its version.
+        """
+        try:
+            version = KibanaStatus.model_validate(self._call("GET", "/api/status")).version
+        except ValidationError:
+            version = None
+        if version is None:
+            raise KibanaError(
+                "Kibana's status does not say its version (it answered as to an anonymous caller)",
+                status=200,
+            )
+        try:
+            return StackVersion.parse(version.number, build_flavor=version.build_flavor)
+        except ValueError as error:
+            raise KibanaError(f"Kibana's status has an unreadable version: {error}") from None
 
     def _call(self, method: str, path: str, *, json: Any = None) -> Any:
         if self._pool is None or self._deadline is None:

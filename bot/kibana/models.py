@@ -58,3 +58,20 @@ class ExecuteResult(BaseModel):
     service_message: str | None = None
     retry: bool | str | None = None
     error_source: str | None = Field(default=None, alias="errorSource")
+
+
+class StatusVersion(BaseModel):
+    """``version`` of GET /api/status (``build_flavor`` only since 8.x)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    number: str | None = None
+    build_flavor: str | None = None
+
+
+class KibanaStatus(BaseModel):
+    """GET /api/status; Kibana leaves ``version`` out for an anonymous caller."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    version: StatusVersion | None = None

@@ -52,6 +52,7 @@ _GEN_AI_FEATURES: Final = (
     "generativeAIForObservability",
     "generativeAIForSearchPlayground",
 )
+_BUILD_FLAVORS: Final = ("traditional", "serverless")
 _CANNED_TEXT: Final = "Hello! How can I help you today?"
 _RUNTIME_ERROR: Final = "an error occurred while running the action"
 _DROPPED: Final = 0  # KibanaRequest.status of a request answered by closing the connection
@@ -280,7 +281,10 @@ class FakeKibana:
     Public attributes that tests may change at any time: ``api_key``, ``license``,
     ``version``, ``allowed_hosts`` (``xpack.actions.allowedHosts``, default ``["*"]``) and
     ``privileges_ok`` (False: the caller lacks the "Actions and Connectors: All" privilege,
-    so creates, updates, deletes and executes answer 403).
+    so creates, updates, deletes and executes answer 403). ``version`` and ``build_flavor``
+    (``traditional`` or ``serverless``: serverless deprecates the LLM connector types, as 9.5+
+    does) are what ``GET /api/status`` reports; with ``status_redacted`` it answers as Kibana
+    does an anonymous caller, without the version.
     """
 
     def __init__(
@@ -289,13 +293,18 @@ class FakeKibana:
         api_key: str = "test-kibana-api-key",
         license: str = "enterprise",
         version: str = "9.1.0",
+        build_flavor: str = "traditional",
         spaces: Iterable[str] = ("default",),
     ) -> None:
         if license not in _LICENSE_RANK:
             raise ValueError(f"unknown licence {license!r}; one of {sorted(_LICENSE_RANK)}")
+        if build_flavor not in _BUILD_FLAVORS:
+            raise ValueError(f"unknown build flavour {build_flavor!r}; one of {_BUILD_FLAVORS}")
         self.api_key = api_key
         self.license = license
         self.version = version
+        self.build_flavor = build_flavor
+        self.status_redacted = False
         self.allowed_hosts: list[str] = ["*"]
         self.privileges_ok = True
         self._lock = threading.RLock()
@@ -764,7 +773,9 @@ class FakeKibana:
         override = self._type_overrides.get(type_id, {}).get("is_deprecated")
         if override is not None:
             return override
-        return type_id in ks.LLM_CONNECTOR_TYPES and _version_tuple(self.version) >= (9, 5)
+        return type_id in ks.LLM_CONNECTOR_TYPES and (
+            self.build_flavor == "serverless" or _version_tuple(self.version) >= (9, 5)
+        )
 
     def _type_enabled_in_config(self, type_id: str) -> bool:
         return self._type_overrides.get(type_id, {}).get("enabled", True)
@@ -846,11 +857,21 @@ class FakeKibana:
     # ------------------------------------------------------------------ routes
 
     def _get_status(self, *_: Any) -> _Reply:
+        if self.status_redacted:
+            return _Reply(200, {"status": {"overall": {"level": "available"}}})
         return _Reply(
             200,
             {
                 "name": "fake-kibana",
-                "version": {"number": self.version, "build_flavor": "traditional"},
+                "uuid": "5b2de169-2785-441b-ae8c-186a1936b17d",
+                "version": {
+                    "number": self.version,
+                    "build_hash": "0" * 40,
+                    "build_number": 1,
+                    "build_snapshot": False,
+                    "build_flavor": self.build_flavor,
+                    "build_date": "2026-01-01T00:00:00.000Z",
+                },
                 "status": {"overall": {"level": "available"}},
             },
         )

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.__main__ import _secrets_of
 from bot.config import ConfigError, DatabaseSettings, Settings, load_settings
+from bot.domain.backends import BackendSetting
+from bot.logs import MASK, RedactingFilter
 
 BOT_TOKEN = "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOpQrStUvWx"
 SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"
@@ -323,3 +326,149 @@ def test_a_url_without_scheme_says_add_https(
     assert "add https://" in problem
     assert example in problem
     assert "relative URL without a base" not in problem
+
+
+# --------------------------------------------------------------------------- Elasticsearch
+
+ES_KEY = "ZXNJZDplc0FwaUtleVNlY3JldDAxMjM0NTY3ODk="
+
+
+def test_without_elasticsearch_everything_is_as_before(env: pytest.MonkeyPatch) -> None:
+    _set(env)
+    settings = load_settings()
+    assert settings.elasticsearch_url is None
+    assert settings.elasticsearch_base_url is None
+    assert settings.elasticsearch_api_key is None
+    assert settings.provision_backend is BackendSetting.AUTO
+
+
+def test_elasticsearch_is_read(env: pytest.MonkeyPatch) -> None:
+    _set(
+        env,
+        ELASTICSEARCH_URL="https://es.example.com:9200/",
+        ELASTICSEARCH_API_KEY=f"  {ES_KEY}\n",
+        PROVISION_BACKEND="inference",
+    )
+    settings = load_settings()
+    assert settings.elasticsearch_base_url == "https://es.example.com:9200"
+    assert settings.elasticsearch_api_key is not None
+    assert settings.elasticsearch_api_key.get_secret_value() == ES_KEY
+    assert settings.provision_backend is BackendSetting.INFERENCE
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("auto", BackendSetting.AUTO),
+        ("connector", BackendSetting.CONNECTOR),
+        (" Connector ", BackendSetting.CONNECTOR),
+        ("INFERENCE", BackendSetting.INFERENCE),
+    ],
+)
+def test_provision_backend_is_read(
+    env: pytest.MonkeyPatch, given: str, expected: BackendSetting
+) -> None:
+    _set(
+        env,
+        ELASTICSEARCH_URL="https://es.example.com:9200",
+        ELASTICSEARCH_API_KEY=ES_KEY,
+        PROVISION_BACKEND=given,
+    )
+    assert load_settings().provision_backend is expected
+
+
+def test_connector_backend_needs_no_elasticsearch(env: pytest.MonkeyPatch) -> None:
+    _set(env, PROVISION_BACKEND="connector")
+    assert load_settings().provision_backend is BackendSetting.CONNECTOR
+
+
+@pytest.mark.parametrize("value", ["both", "kibana", "endpoints"])
+def test_an_unknown_provision_backend_is_named(env: pytest.MonkeyPatch, value: str) -> None:
+    problems = _problems(env, PROVISION_BACKEND=value)
+    [problem] = _named(problems, "PROVISION_BACKEND")
+    for choice in ("auto", "connector", "inference"):
+        assert choice in problem
+
+
+def test_inference_without_elasticsearch_names_both(env: pytest.MonkeyPatch) -> None:
+    problems = _problems(env, PROVISION_BACKEND="inference")
+    [problem] = problems
+    assert problem.startswith("PROVISION_BACKEND: ")
+    assert "ELASTICSEARCH_URL" in problem
+
+
+def test_an_elasticsearch_url_without_its_key_is_named(env: pytest.MonkeyPatch) -> None:
+    problems = _problems(env, ELASTICSEARCH_URL="https://es.example.com:9200")
+    [problem] = problems
+    assert problem.startswith("ELASTICSEARCH_API_KEY: missing")
+    assert "ELASTICSEARCH_URL" in problem
+
+
+def test_an_empty_elasticsearch_key_counts_as_missing(env: pytest.MonkeyPatch) -> None:
+    problems = _problems(
+        env, ELASTICSEARCH_URL="https://es.example.com:9200", ELASTICSEARCH_API_KEY=""
+    )
+    assert [p.split(" ", 2)[:2] for p in problems] == [["ELASTICSEARCH_API_KEY:", "missing;"]]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("   ", "is blank"),
+        ("abc def", "contains spaces"),
+        ("changeme", "placeholder"),
+        ("TODO", "placeholder"),
+    ],
+)
+def test_a_bad_elasticsearch_key_is_refused_without_echoing_it(
+    env: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    problems = _problems(
+        env, ELASTICSEARCH_URL="https://es.example.com:9200", ELASTICSEARCH_API_KEY=value
+    )
+    [problem] = _named(problems, "ELASTICSEARCH_API_KEY")
+    assert message in problem
+    if value.strip():
+        assert value not in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "expect"),
+    [
+        ("es.example.com", "add https://"),
+        ("es.example.com:9200", "add https://"),
+        ("ftp://es.example.com", "URL scheme"),
+        ("not a url", ""),
+    ],
+)
+def test_a_bad_elasticsearch_url_is_named_like_kibanas(
+    env: pytest.MonkeyPatch, value: str, expect: str
+) -> None:
+    problems = _problems(env, ELASTICSEARCH_URL=value, ELASTICSEARCH_API_KEY=ES_KEY)
+    [problem] = problems  # the key and the backend say nothing about a URL that is named
+    assert problem.startswith("ELASTICSEARCH_URL: ")
+    assert expect in problem
+    if expect == "add https://":
+        assert "https://elasticsearch.example.com:9200" in problem
+    assert ES_KEY not in problem
+
+
+def test_a_bad_elasticsearch_url_with_forced_inference_is_named_once(
+    env: pytest.MonkeyPatch,
+) -> None:
+    problems = _problems(
+        env,
+        ELASTICSEARCH_URL="es.example.com",
+        ELASTICSEARCH_API_KEY=ES_KEY,
+        PROVISION_BACKEND="inference",
+    )
+    assert [p.split(":", 1)[0] for p in problems] == ["ELASTICSEARCH_URL"]
+
+
+def test_the_elasticsearch_key_is_masked_in_logs(env: pytest.MonkeyPatch) -> None:
+    _set(env, ELASTICSEARCH_URL="https://es.example.com:9200", ELASTICSEARCH_API_KEY=ES_KEY)
+    secrets = _secrets_of(load_settings())
+    assert ES_KEY in secrets
+    line = RedactingFilter(secrets).redact(f"calling es with ApiKey {ES_KEY} now")
+    assert ES_KEY not in line
+    assert MASK in line

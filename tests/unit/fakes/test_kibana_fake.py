@@ -1074,3 +1074,59 @@ def test_valid_execute_params(type_id: str, params: dict[str, Any]) -> None:
 def test_invalid_execute_params(type_id: str, params: dict[str, Any], message: str) -> None:
     assert ks.validate_execute_params(type_id, params) == [message]
     assert not Draft202012Validator(ks.EXECUTE_PARAMS_SCHEMAS[type_id]).is_valid(params)
+
+
+# ------------------------------------------------------------------ /api/status
+
+
+def test_status_reports_the_version_and_build_flavor() -> None:
+    fake = FakeKibana(version="9.4.0-SNAPSHOT", build_flavor="traditional")
+    with fake as kibana, _client(kibana) as client:
+        first = client.get("/api/status").json()
+        kibana.version, kibana.build_flavor = "9.6.1", "serverless"
+        second = client.get("/api/status").json()
+    assert first["version"]["number"] == "9.4.0-SNAPSHOT"
+    assert first["version"]["build_flavor"] == "traditional"
+    assert {"build_hash", "build_number", "build_snapshot", "build_date"} <= set(first["version"])
+    assert second["version"] == {
+        **second["version"],
+        "number": "9.6.1",
+        "build_flavor": "serverless",
+    }
+
+
+def test_a_serverless_kibana_deprecates_the_llm_connector_types() -> None:
+    with (
+        FakeKibana(version="9.2.0", build_flavor="serverless") as kibana,
+        _client(kibana) as client,
+    ):
+        types = {t["id"]: t for t in client.get("/api/actions/connector_types").json()}
+    assert {
+        t for t in (".gen-ai", ".bedrock", ".gemini", ".inference") if types[t]["is_deprecated"]
+    } == {
+        ".gen-ai",
+        ".bedrock",
+        ".gemini",
+        ".inference",
+    }
+    assert types[".email"]["is_deprecated"] is False
+
+
+def test_a_traditional_kibana_before_9_5_deprecates_nothing(
+    kibana: FakeKibana, client: httpx.Client
+) -> None:
+    types = client.get("/api/actions/connector_types").json()
+    assert kibana.build_flavor == "traditional"
+    assert not [t["id"] for t in types if t["is_deprecated"]]
+
+
+def test_a_redacted_status_has_no_version(kibana: FakeKibana, client: httpx.Client) -> None:
+    kibana.status_redacted = True
+    response = client.get("/api/status")
+    assert response.status_code == 200
+    assert response.json() == {"status": {"overall": {"level": "available"}}}
+
+
+def test_an_unknown_build_flavor_is_refused() -> None:
+    with pytest.raises(ValueError, match="build flavour"):
+        FakeKibana(build_flavor="default")
