@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
-
-from bot.db.models import ProvisioningAttempt
-from bot.db.session import session_scope
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -59,17 +55,6 @@ def _with(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
     return [m for m in messages if text in json.dumps(m)]
 
 
-def _attempts(bot: BotHarness, reference: str) -> list[tuple[str, str, int | None]]:
-    request_id = bot.request_row(reference).id
-    with session_scope(bot.deps.session_factory) as session:
-        rows = session.scalars(
-            select(ProvisioningAttempt)
-            .where(ProvisioningAttempt.request_id == request_id)
-            .order_by(ProvisioningAttempt.id)
-        ).all()
-        return [(row.operation, row.outcome, row.http_status) for row in rows]
-
-
 def _wait_notices(bot: BotHarness, reference: str) -> None:
     wait_until(
         lambda: _with(_thread(bot, reference), STILL_TRYING) and _with(_dms(bot), STILL_TRYING),
@@ -93,7 +78,7 @@ def test_a_kibana_refusing_connections_then_back_gives_one_connector_and_one_res
         try:
             assert bot.click(reference, "approval.approve", user=APPROVER).status_code == 200
             _wait_notices(bot, reference)
-            wait_until(lambda: len(_attempts(bot, reference)) >= 4, what="several failed attempts")
+            wait_until(lambda: len(bot.attempts(reference)) >= 4, what="several failed attempts")
         finally:
             kibana.resume()
         row = bot.wait_status(reference, "tested_ok")
@@ -110,7 +95,7 @@ def test_a_kibana_refusing_connections_then_back_gives_one_connector_and_one_res
         assert len(_with(dms, "Connector created and tested")) == 1
         assert list(kibana.connectors("default")) == [row.kibana_connector_id]
         assert _creates_answered_200(bot, row.kibana_connector_id) == 1
-        outcomes = [a[1] for a in _attempts(bot, reference) if a[0] == "create"]
+        outcomes = [a[1] for a in bot.attempts(reference) if a[0] == "create"]
         assert outcomes[-1] == "ok"
         assert outcomes.count("unavailable") >= 3  # more than KIBANA_MAX_ATTEMPTS' old 3
 
@@ -134,9 +119,7 @@ def test_a_kibana_answering_503_for_a_while_then_back_is_told_once(
         assert len(_with(dms, "Connector created and tested")) == 1
         assert list(kibana.connectors("default")) == [row.kibana_connector_id]
         assert _creates_answered_200(bot, row.kibana_connector_id) == 1
-        assert [a[1] for a in _attempts(bot, reference) if a[0] == "create"].count(
-            "unavailable"
-        ) == 5
+        assert [a[1] for a in bot.attempts(reference) if a[0] == "create"].count("unavailable") == 5
 
 
 def test_a_kibana_down_past_the_window_ends_failed_with_the_reason(
@@ -158,7 +141,7 @@ def test_a_kibana_down_past_the_window_ends_failed_with_the_reason(
         assert row.failure_message is not None
         assert "could not be reached" in row.failure_message
         assert "Last error" in row.failure_message
-        attempts = _attempts(bot, reference)
+        attempts = bot.attempts(reference)
         assert len(attempts) >= 3
         assert {a[1] for a in attempts} == {"unavailable"}
         thread, dms = _thread(bot, reference), _dms(bot)

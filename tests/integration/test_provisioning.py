@@ -7,9 +7,7 @@ import signal
 import time
 
 import pytest
-from sqlalchemy import select
 
-from bot.db.models import ProvisioningAttempt
 from bot.db.session import session_scope
 from bot.domain.enums import JobKind, JobStatus
 from bot.services import provisioning, requests
@@ -43,17 +41,6 @@ def _approved(bot: BotHarness) -> str:
     return reference
 
 
-def _attempts(bot: BotHarness, reference: str) -> list[tuple[str, str, int | None]]:
-    request_id = bot.request_row(reference).id
-    with session_scope(bot.deps.session_factory) as session:
-        rows = session.scalars(
-            select(ProvisioningAttempt)
-            .where(ProvisioningAttempt.request_id == request_id)
-            .order_by(ProvisioningAttempt.id)
-        ).all()
-        return [(row.operation, row.outcome, row.http_status) for row in rows]
-
-
 def _thread_text(bot: BotHarness, reference: str) -> str:
     card = bot.card_for(reference)
     return json.dumps(bot.slack.thread_replies(APPROVAL_CHANNEL, card["ts"]))
@@ -67,7 +54,7 @@ def test_server_errors_are_retried_until_kibana_answers(bot: BotHarness) -> None
     bot.kibana.fail_next(2, status=503, method="POST", path_contains="/api/actions/connector/")
     reference = _approved(bot)
     bot.wait_status(reference, "tested_ok")
-    assert _attempts(bot, reference) == [
+    assert bot.attempts(reference) == [
         ("create", "unavailable", 503),
         ("create", "unavailable", 503),
         ("create", "ok", 200),
@@ -81,7 +68,7 @@ def test_kibana_unreachable_after_all_attempts_fails_and_says_why(bot: BotHarnes
     row = bot.wait_status(reference, "failed")
     bot.kibana.resume()
     assert row.secrets_ciphertext is None
-    assert [a[1] for a in _attempts(bot, reference)] == ["unavailable"] * 3
+    assert [a[1] for a in bot.attempts(reference)] == ["unavailable"] * 3
     bot.wait_idle()
     for text in (_thread_text(bot, reference), _dm_text(bot)):
         assert "could not be reached" in text
@@ -93,7 +80,7 @@ def test_kibana_refusal_ends_the_request_with_kibanas_message_and_a_fix(bot: Bot
     bot.kibana.license = "basic"
     reference = _approved(bot)
     row = bot.wait_status(reference, "failed")
-    assert _attempts(bot, reference) == [("create", "refused", 403)]
+    assert bot.attempts(reference) == [("create", "refused", 403)]
     assert row.failure_message is not None
     assert "license" in row.failure_message
     bot.wait_idle()
@@ -113,7 +100,7 @@ def test_a_retry_after_a_lost_answer_finds_the_connector_instead_of_making_anoth
     reference = _approved(bot)
     row = bot.wait_status(reference, "tested_ok")
     assert list(bot.kibana.connectors("default")) == [row.kibana_connector_id]
-    outcomes = [a[:2] for a in _attempts(bot, reference) if a[0] == "create"]
+    outcomes = [a[:2] for a in bot.attempts(reference) if a[0] == "create"]
     assert outcomes == [("create", "unavailable"), ("create", "ok")]
     assert bot.kibana.requests_to("GET", f"/api/actions/connector/{row.kibana_connector_id}")
 
