@@ -323,8 +323,12 @@ def stop_server(server: BaseWSGIServer | MultiSocketServer) -> None:
     # closing every channel empties the loop's map and ends it without racing select().
     channels = getattr(server, "_map", None) or getattr(server, "map", None)
     trigger = getattr(server, "trigger", None)
-    if trigger is not None:
+    try:
+        if trigger is None:
+            raise OSError("no trigger")
         trigger.pull_trigger(lambda: wasyncore.close_all(channels))
-    else:
-        wasyncore.close_all(channels)
+    except OSError:
+        # The trigger is already closed (the loop ended, or its pipe was lost): close from here.
+        log.warning("the HTTP server's wake-up pipe was closed; closing its connections directly")
+        wasyncore.close_all(channels, ignore_all=True)
     server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)

@@ -14,9 +14,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
+from waitress import wasyncore
 
 from bot.server import make_server, stop_server
 from tests.harness import BotHarness, wait_until
@@ -98,6 +100,12 @@ class Trickler:
             sock.close()
 
 
+def discard(server: Any) -> None:
+    """Close a server that never ran: its listening socket, its wake-up pipe, its threads."""
+    wasyncore.close_all(server._map, ignore_all=True)
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+
+
 def test_signed_requests_are_answered_while_500_clients_trickle_their_headers(
     bot: BotHarness,
 ) -> None:
@@ -162,7 +170,7 @@ def test_the_server_uses_poll_and_a_connection_limit_far_above_500(bot: BotHarne
         assert server.adj.connection_limit >= 2000
         assert server.adj.max_request_body_size <= 1024 * 1024
     finally:
-        server.close()
+        discard(server)
 
 
 def test_the_open_file_limit_is_raised_to_fit_the_connection_limit(bot: BotHarness) -> None:
@@ -175,7 +183,7 @@ def test_the_open_file_limit_is_raised_to_fit_the_connection_limit(bot: BotHarne
         server = make_server(
             bot.runtime.wsgi(), host="127.0.0.1", port=0, threads=4, connection_limit=2500
         )
-        server.close()
+        discard(server)
         raised, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
         assert raised >= 2500
         assert server.adj.connection_limit == 2500
@@ -191,7 +199,7 @@ def test_a_hard_limit_too_low_shrinks_the_connection_limit_and_says_so(
     set_to: list[tuple[int, int]] = []
     monkeypatch.setattr(resource, "setrlimit", lambda _kind, limits: set_to.append(limits))
     server = make_server(bot.runtime.wsgi(), host="127.0.0.1", port=0, threads=4)
-    server.close()
+    discard(server)
     assert set_to == [(1024, 1024)]
     assert server.adj.connection_limit == 1024 - 200
     assert any("open-file limit" in r.getMessage() for r in caplog.records)
