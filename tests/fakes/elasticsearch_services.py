@@ -63,13 +63,15 @@ _RATE = Key("rate_limit")
 
 
 def _openai_secrets(settings: Mapping[str, Any], version: Version) -> list[str]:
-    oauth = ("client_id", "client_secret", "scopes", "token_url")
+    oauth: tuple[str, ...] = ("client_id", "client_secret", "scopes", "token_url")
+    if version < (9, 5):  # no OAuth2 yet: its keys are unknown settings
+        oauth = ()
     present = [k for k in oauth if k in settings]
     if "api_key" in settings and present:
         return ["[secret_settings] must have exactly one of [api_key] or [client_secret] field set"]
     if "api_key" in settings:
         return []
-    if version >= (9, 5) and len(present) == len(oauth):
+    if present and len(present) == len(oauth):
         return []
     if present:
         missing = [k for k in oauth if k not in settings]
