@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kibana import FakeKibana
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import (
@@ -56,6 +57,14 @@ def slack() -> Iterator[FakeSlack]:
 @pytest.fixture
 def kibana() -> Iterator[FakeKibana]:
     fake = FakeKibana(spaces=("default", "security"))
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def elasticsearch() -> Iterator[FakeElasticsearch]:
+    fake = FakeElasticsearch()
     fake.start()
     yield fake
     fake.stop()
