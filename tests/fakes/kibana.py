@@ -56,6 +56,16 @@ _BUILD_FLAVORS: Final = ("traditional", "serverless")
 _CANNED_TEXT: Final = "Hello! How can I help you today?"
 _RUNTIME_ERROR: Final = "an error occurred while running the action"
 _DROPPED: Final = 0  # KibanaRequest.status of a request answered by closing the connection
+# What the .gen-ai connector's invokeAI returns (status "ok") when the upstream answer has no
+# choices[0].message.content (openai.ts, invokeAI).
+GEN_AI_UNRECOGNIZED_FORMAT: Final = (
+    "An error occurred sending your message. \n\nAPI Error: The response from OpenAI was in an "
+    "unrecognized format."
+)
+# A gateway that refuses "stream": true, as Kibana reports its HTTP 400.
+GEN_AI_STREAM_REFUSED: Final = (
+    "Status code: 400. Message: API Error: Bad Request - Streaming is not supported"
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,12 @@ class _ExecuteResult:
     service_message: str | None
     retry: bool | None
     error_source: str | None
+
+
+@dataclass(frozen=True)
+class _GenAiGateway:
+    sse: bool
+    reply_content: bool
 
 
 @dataclass
@@ -316,6 +332,7 @@ class FakeKibana:
         self._faults: list[_FaultRule] = []
         self._delays: list[_DelayRule] = []
         self._execute_results: dict[str | None, _ExecuteResult] = {}
+        self._gen_ai_gateways: dict[str | None, _GenAiGateway] = {}
         self._requests: list[KibanaRequest] = []
         self._in_flight: list[InFlight] = []
         self._connections: set[socket.socket] = set()
@@ -556,6 +573,30 @@ class FakeKibana:
             self._execute_results[connector_id] = _ExecuteResult(
                 status, copy.deepcopy(data), message, service_message, retry, error_source
             )
+
+    def set_gen_ai_gateway(
+        self, connector_id: str | None = None, *, sse: bool = True, reply_content: bool = True
+    ) -> None:
+        """How the upstream behind a ``.gen-ai`` connector (a proxy or gateway) behaves.
+
+        ``connector_id=None`` sets the default for all ``.gen-ai`` connectors.
+
+        * ``reply_content=False``: its chat completions carry ``message.content: null``.
+          ``test``/``run`` still pass (Kibana's response schema allows it); ``invokeAI``
+          answers ``status: "ok"`` with Kibana's "unrecognized format" message.
+        * ``sse=False``: it refuses ``"stream": true`` with HTTP 400, so ``stream`` with
+          ``stream: true`` fails as Kibana reports an upstream 400. With ``sse=True`` (the
+          upstream streams, or buffers and answers 200) that call answers HTTP 500: Kibana's
+          route puts the upstream IncomingMessage in a JSON body that hapi cannot serialise.
+          ``test`` and ``invokeAI`` are not streamed and behave the same either way.
+        """
+        with self._lock:
+            self._gen_ai_gateways[connector_id] = _GenAiGateway(sse, reply_content)
+
+    def clear_gen_ai_gateway(self, connector_id: str | None = None) -> None:
+        """Forget a gateway set with ``set_gen_ai_gateway`` (back to a plain upstream)."""
+        with self._lock:
+            self._gen_ai_gateways.pop(connector_id, None)
 
     def clear_execute_result(self, connector_id: str | None = None) -> None:
         """Forget a result set with ``set_execute_result`` (back to the canned one)."""
@@ -1047,6 +1088,10 @@ class FakeKibana:
                     error_source=configured.error_source,
                 ),
             )
+        gateway = self._gen_ai_gateway(type_id, connector_id)
+        streamed = _streamed_answer(type_id, connector_id, params, gateway)
+        if streamed is not None:
+            return streamed
         if configured is not None and configured.data is not None:
             data = copy.deepcopy(configured.data)
         else:
@@ -1062,8 +1107,13 @@ class FakeKibana:
                         error_source="user",
                     ),
                 )
-            data = canned
+            data = _through_gateway(canned, params, gateway)
         return _Reply(200, {"status": "ok", "connector_id": connector_id, "data": data})
+
+    def _gen_ai_gateway(self, type_id: str, connector_id: str) -> _GenAiGateway | None:
+        if type_id != ks.GEN_AI:
+            return None
+        return self._gen_ai_gateways.get(connector_id) or self._gen_ai_gateways.get(None)
 
 
 # ---------------------------------------------------------------------- execute helpers
@@ -1112,6 +1162,46 @@ def _execute_problem_answer(connector_id: str, problem: ks.ExecuteProblem) -> di
     return _execute_error(
         connector_id, _RUNTIME_ERROR, service_message=problem.text, retry=True, error_source="user"
     )
+
+
+def _streamed_answer(
+    type_id: str, connector_id: str, params: dict[str, Any], gateway: _GenAiGateway | None
+) -> _Reply | None:
+    """What the HTTP API answers for ``.gen-ai`` ``stream`` with ``stream: true``, or None.
+
+    Kibana's ``streamApi`` returns the upstream's IncomingMessage as ``data``; the route
+    answers ``res.ok({body: {status, data, connector_id}})`` and hapi ``JSON.stringify``s that
+    body (only a top-level stream is streamed): the circular IncomingMessage makes it throw,
+    and hapi answers 500. An upstream HTTP error is caught earlier and answered as usual.
+    """
+    if type_id != ks.GEN_AI or params.get("subAction") != "stream":
+        return None
+    sub_params = params.get("subActionParams") or {}
+    if sub_params.get("stream") is not True:
+        return None
+    if gateway is not None and not gateway.sse:
+        return _Reply(
+            200,
+            _execute_error(
+                connector_id,
+                _RUNTIME_ERROR,
+                service_message=GEN_AI_STREAM_REFUSED,
+                retry=True,
+                error_source="user",
+            ),
+        )
+    return _Reply(500, _boom(500, "An internal server error occurred"))
+
+
+def _through_gateway(data: Any, params: dict[str, Any], gateway: _GenAiGateway | None) -> Any:
+    """The canned ``.gen-ai`` data as it comes back through ``gateway``."""
+    if gateway is None or gateway.reply_content:
+        return data
+    if params.get("subAction") == "invokeAI":
+        return {"message": GEN_AI_UNRECOGNIZED_FORMAT, "usage": data["usage"]}
+    for choice in data.get("choices", []):
+        choice["message"]["content"] = None
+    return data
 
 
 def _json_object(text: Any) -> dict[str, Any] | None:

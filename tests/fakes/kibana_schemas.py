@@ -366,6 +366,17 @@ _GEN_AI_RUN_PARAMS: Final[JsonSchema] = _strict_object(
     {"body": _STRING_ANY, "timeout": _NUMBER, "telemetryMetadata": _GEN_AI_TELEMETRY},
     ["body"],
 )
+# StreamActionParamsSchema (kbn-connector-schemas openai/schemas/v1.ts@e2971c75): run's keys
+# plus ``stream`` (boolean, default false).
+_GEN_AI_STREAM_PARAMS: Final[JsonSchema] = _strict_object(
+    {
+        "body": _STRING_ANY,
+        "stream": _BOOLEAN,
+        "timeout": _NUMBER,
+        "telemetryMetadata": _GEN_AI_TELEMETRY,
+    },
+    ["body"],
+)
 _OPENAI_FUNCTION: Final[JsonSchema] = _strict_object(
     {"arguments": _STRING_ANY, "name": _STRING_ANY}, ["arguments", "name"]
 )
@@ -598,6 +609,7 @@ SUB_ACTION_PARAMS_SCHEMAS: Final[Mapping[str, Mapping[str, JsonSchema]]] = {
         "test": _GEN_AI_RUN_PARAMS,
         "run": _GEN_AI_RUN_PARAMS,
         "invokeAI": _GEN_AI_INVOKE_PARAMS,
+        "stream": _GEN_AI_STREAM_PARAMS,
     },
     BEDROCK: {
         "test": _BEDROCK_RUN_PARAMS,
@@ -1254,7 +1266,7 @@ def validate_execute_params(
     """Kibana's error text for the ``params`` of ``_execute`` (``[]`` = accepted).
 
     ``connector_type_id`` must be one of the LLM types; the sub-actions modelled strictly
-    are ``test``/``run``/``invokeAI`` (.gen-ai, .bedrock, .gemini) and
+    are ``test``/``run``/``invokeAI`` (.gen-ai, .bedrock, .gemini), ``stream`` (.gen-ai) and
     ``unified_completion``/``completion`` (.inference).
     """
     if connector_type_id not in LLM_CONNECTOR_TYPES:

@@ -680,6 +680,120 @@ def test_execute_body_that_is_not_json_fails_upstream(client: httpx.Client) -> N
     assert result["service_message"].startswith("Status code: 400.")
 
 
+def _gen_ai_stream(stream: bool, **extra: Any) -> dict[str, Any]:
+    body = json.dumps({"messages": [{"role": "user", "content": "Hello world"}]})
+    return {"subAction": "stream", "subActionParams": {"body": body, "stream": stream, **extra}}
+
+
+INVOKE_AI = {
+    "subAction": "invokeAI",
+    "subActionParams": {"messages": [{"role": "user", "content": "Hello world"}]},
+}
+
+
+def test_execute_gen_ai_stream_true_is_a_500_whether_the_upstream_streams_or_not(
+    kibana: FakeKibana, client: httpx.Client
+) -> None:
+    client.post(f"{CONNECTOR}/bot-openai", json=BODIES["openai"])
+    url = f"{CONNECTOR}/bot-openai/_execute"
+    streamed = client.post(url, json={"params": _gen_ai_stream(True)})
+    assert streamed.status_code == 500
+    assert streamed.json() == boom(
+        500, "Internal Server Error", "An internal server error occurred"
+    )
+    kibana.set_gen_ai_gateway("bot-openai", sse=True)
+    assert client.post(url, json={"params": _gen_ai_stream(True)}).status_code == 500
+    not_streamed = client.post(url, json={"params": _gen_ai_stream(False)})
+    assert not_streamed.status_code == 200
+    data = not_streamed.json()["data"]
+    assert data["object"] == "chat.completion"
+    assert data["choices"][0]["message"]["content"] == "Hello! How can I help you today?"
+
+
+def test_execute_gen_ai_stream_upstream_error_is_reported_before_the_stream(
+    kibana: FakeKibana, client: httpx.Client
+) -> None:
+    client.post(f"{CONNECTOR}/bot-openai", json=BODIES["openai"])
+    kibana.set_execute_result(
+        "bot-openai",
+        status="error",
+        service_message="Status code: 401. Message: Unauthorized API Error - Incorrect API key",
+        retry=True,
+        error_source="user",
+    )
+    answer = client.post(f"{CONNECTOR}/bot-openai/_execute", json={"params": _gen_ai_stream(True)})
+    assert answer.status_code == 200
+    assert answer.json()["service_message"].startswith("Status code: 401.")
+
+
+def test_execute_gen_ai_gateway_without_sse_fails_only_the_streamed_call(
+    kibana: FakeKibana, client: httpx.Client
+) -> None:
+    client.post(f"{CONNECTOR}/bot-openai", json=BODIES["openai"])
+    kibana.set_gen_ai_gateway(sse=False)  # default for every .gen-ai connector
+    url = f"{CONNECTOR}/bot-openai/_execute"
+    refused = client.post(url, json={"params": _gen_ai_stream(True)})
+    assert refused.status_code == 200
+    assert refused.json() == {
+        "status": "error",
+        "connector_id": "bot-openai",
+        "message": "an error occurred while running the action",
+        "service_message": "Status code: 400. Message: API Error: Bad Request - "
+        "Streaming is not supported",
+        "retry": True,
+        "errorSource": "user",
+    }
+    assert client.post(url, json={"params": GEN_AI_TEST}).json()["status"] == "ok"
+    assert client.post(url, json={"params": INVOKE_AI}).json()["data"]["message"] == (
+        "Hello! How can I help you today?"
+    )
+    kibana.clear_gen_ai_gateway()
+    assert client.post(url, json={"params": _gen_ai_stream(True)}).status_code == 500
+
+
+def test_execute_gen_ai_gateway_without_reply_content(
+    kibana: FakeKibana, client: httpx.Client
+) -> None:
+    client.post(f"{CONNECTOR}/bot-openai", json=BODIES["openai"])
+    client.post(f"{CONNECTOR}/bot-bedrock", json=BODIES["bedrock"])
+    kibana.set_gen_ai_gateway("bot-openai", reply_content=False)
+    kibana.set_gen_ai_gateway(reply_content=False)  # .gen-ai only: Bedrock is unaffected
+    url = f"{CONNECTOR}/bot-openai/_execute"
+    tested = client.post(url, json={"params": GEN_AI_TEST}).json()
+    assert tested["status"] == "ok"
+    assert tested["data"]["choices"][0]["message"] == {"role": "assistant", "content": None}
+    invoked = client.post(url, json={"params": INVOKE_AI}).json()
+    assert invoked == {
+        "status": "ok",
+        "connector_id": "bot-openai",
+        "data": {
+            "message": "An error occurred sending your message. \n\nAPI Error: The response "
+            "from OpenAI was in an unrecognized format.",
+            "usage": {"prompt_tokens": 12, "completion_tokens": 9, "total_tokens": 21},
+        },
+    }
+    bedrock = client.post(f"{CONNECTOR}/bot-bedrock/_execute", json={"params": BEDROCK_TEST})
+    assert bedrock.json()["data"]["completion"] == "Hello! How can I help you today?"
+    kibana.clear_gen_ai_gateway("bot-openai")
+    kibana.clear_gen_ai_gateway()
+    plain = client.post(url, json={"params": INVOKE_AI}).json()
+    assert plain["data"]["message"] == "Hello! How can I help you today?"
+
+
+def test_execute_gen_ai_stream_params_are_strict(client: httpx.Client) -> None:
+    assert ks.validate_execute_params(".gen-ai", _gen_ai_stream(True, timeout=60000)) == []
+    assert Draft202012Validator(ks.EXECUTE_PARAMS_SCHEMAS[".gen-ai"]).is_valid(_gen_ai_stream(True))
+    client.post(f"{CONNECTOR}/bot-openai", json=BODIES["openai"])
+    bad = _gen_ai_stream(True, messages=[])
+    result = client.post(f"{CONNECTOR}/bot-openai/_execute", json={"params": bad}).json()
+    assert result["status"] == "error"
+    assert result["service_message"] == (
+        'Request validation failed (Error: Unrecognized keys: "messages")'
+    )
+    not_boolean = {"subAction": "stream", "subActionParams": {"body": "{}", "stream": "yes"}}
+    assert ks.validate_execute_params(".gen-ai", not_boolean) != []
+
+
 # ------------------------------------------------------------------ faults and records
 
 
