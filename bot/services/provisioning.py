@@ -14,10 +14,10 @@ from bot.db import queries
 from bot.db.models import ConnectorRequest, ProvisioningAttempt
 from bot.db.session import session_scope
 from bot.deps import Deps
+from bot.domain.connector_types import read_test_data, test_params
 from bot.domain.enums import AuditAction, JobKind, Notice, RequestStatus
 from bot.domain.hints import explain_failure
 from bot.domain.schemas import Outcome
-from bot.domain.testing import read_test_data, test_params
 from bot.kibana.errors import (
     KibanaConflictError,
     KibanaError,
