@@ -25,6 +25,7 @@ from bot.kibana.errors import (
     KibanaUnavailableError,
 )
 from bot.kibana.models import Connector, CreateConnector
+from bot.services import drafts
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.transitions import announce, move
 
@@ -36,11 +37,14 @@ S = RequestStatus
 class _Work:
     request_id: int
     reference: str
+    provider: str
     space_id: str
     connector_id: str
     connector_type_id: str
     name: str
+    justification: str
     config: dict[str, Any]
+    settings: dict[str, Any] | None
     ciphertext: bytes | None
 
 
@@ -50,11 +54,14 @@ def _work(row: ConnectorRequest) -> _Work:
     return _Work(
         request_id=row.id,
         reference=row.reference,
+        provider=row.provider,
         space_id=row.space_id,
         connector_id=row.kibana_connector_id,
         connector_type_id=row.connector_type_id,
         name=row.connector_name,
+        justification=row.justification,
         config=dict(row.config),
+        settings=dict(row.settings) if row.settings is not None else None,
         ciphertext=row.secrets_ciphertext,
     )
 
@@ -77,11 +84,21 @@ def provision_connector(deps: Deps, job: JobContext) -> None:
             ),
         )
         return
-    body = CreateConnector(
+    payload = drafts.connector_payload(
+        provider=work.provider,
         name=work.name,
+        space_id=work.space_id,
+        justification=work.justification,
         connector_type_id=work.connector_type_id,
         config=work.config,
+        settings=work.settings,
         secrets=deps.secret_box.open(work.ciphertext),
+    )
+    body = CreateConnector(
+        name=work.name,
+        connector_type_id=payload.type_id,
+        config=payload.config,
+        secrets=payload.secrets,
     )
     started = time.monotonic()
     try:

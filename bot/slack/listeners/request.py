@@ -102,7 +102,7 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                 },
             )
             return
-        if not spec.creates_connector:
+        if not spec.provisions:
             ack(
                 response_action="update",
                 view=build_notice_view(
@@ -111,14 +111,13 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             )
             _answer_managed_llm(deps, client, view_id=str(view["id"]))
             return
-        validation = intake.vet_request(deps, spec, values, deprecated=metadata.deprecated)
-        if not validation.ok:
-            ack(response_action="errors", errors=forms.field_errors(spec, validation.errors))
+        result = intake.vet_request(deps, spec, values, deprecated=metadata.deprecated)
+        if result.draft is None:
+            ack(response_action="errors", errors=forms.field_errors(spec, result.errors))
             return
-        draft = forms.to_draft(
-            spec, values, warnings=validation.warnings, requested_by=str(body["user"]["id"])
+        snapshot = requests.submit_request(
+            deps, result.draft, warnings=result.warnings, requested_by=str(body["user"]["id"])
         )
-        snapshot = requests.submit_request(deps, draft)
         ack(response_action="update", view=build_submitted_view(snapshot))
 
 

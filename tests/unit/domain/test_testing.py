@@ -21,7 +21,7 @@ Reading = testing.TestReading
 
 
 def _config(provider: Provider, **overrides: str | None) -> dict[str, Any]:
-    return provider_spec(provider).build_config(s.valid_values(provider, **overrides))
+    return s.config_of(provider_spec(provider), s.valid_values(provider, **overrides))
 
 
 def _body(params: dict[str, Any]) -> Any:
