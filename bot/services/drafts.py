@@ -9,11 +9,15 @@ provisioned from those as they always were.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.enums import Provider
 from bot.domain.providers import provider_spec
 from bot.domain.providers.spec import ConnectorPayload, ProviderDraft, Secrets, Settings
+
+if TYPE_CHECKING:
+    from bot.db.models import ConnectorRequest
 
 
 def stored_settings(draft: ProviderDraft[Any, Any]) -> dict[str, Any]:
@@ -28,28 +32,50 @@ def sealable_secrets(draft: ProviderDraft[Any, Any]) -> dict[str, str]:
     return secrets.reveal()
 
 
-def connector_payload(
-    *,
-    provider: str,
-    name: str,
-    space_id: str,
-    justification: str,
-    connector_type_id: str,
-    config: Mapping[str, Any],
-    settings: Mapping[str, Any] | None,
-    secrets: Mapping[str, str],
-) -> ConnectorPayload:
-    """The connector payload of a stored request, its secrets unsealed."""
-    if settings is None:  # stored before drafts were kept: the connector body as it was
-        return ConnectorPayload(
-            type_id=connector_type_id, config=dict(config), secrets=dict(secrets)
-        )
-    spec = provider_spec(Provider(provider))
-    draft = spec.restore(
-        name=name,
-        space_id=space_id,
-        justification=justification,
-        settings=settings,
+@dataclass(frozen=True)
+class StoredRequest:
+    """What a request row holds that a back-end needs to build its payload."""
+
+    provider: str
+    name: str
+    space_id: str
+    justification: str
+    connector_type_id: str
+    config: dict[str, Any]
+    settings: dict[str, Any] | None  # None: stored before drafts were kept
+
+
+def stored_request(row: ConnectorRequest) -> StoredRequest:
+    """The payload-relevant part of a request row."""
+    return StoredRequest(
+        provider=row.provider,
+        name=row.connector_name,
+        space_id=row.space_id,
+        justification=row.justification,
+        connector_type_id=row.connector_type_id or "",
+        config=dict(row.config),
+        settings=dict(row.settings) if row.settings is not None else None,
+    )
+
+
+def restore_draft(request: StoredRequest, secrets: Mapping[str, str]) -> ProviderDraft[Any, Any]:
+    """The typed draft of a request stored with its settings, its secrets unsealed."""
+    if request.settings is None:
+        raise ValueError("the request was stored before drafts were kept")
+    return provider_spec(Provider(request.provider)).restore(
+        name=request.name,
+        space_id=request.space_id,
+        justification=request.justification,
+        settings=request.settings,
         secrets=secrets,
     )
-    return spec.connector_payload(draft)
+
+
+def connector_payload(request: StoredRequest, secrets: Mapping[str, str]) -> ConnectorPayload:
+    """The connector payload of a stored request, its secrets unsealed."""
+    if request.settings is None:  # stored before drafts were kept: the connector body as it was
+        return ConnectorPayload(
+            type_id=request.connector_type_id, config=dict(request.config), secrets=dict(secrets)
+        )
+    draft = restore_draft(request, secrets)
+    return provider_spec(draft.provider).connector_payload(draft)

@@ -206,14 +206,7 @@ def deliver_as_yaml(
         row = _load(session, request_id)
         if row.secrets_ciphertext is not None:
             payload = drafts.connector_payload(
-                provider=row.provider,
-                name=row.connector_name,
-                space_id=row.space_id,
-                justification=row.justification,
-                connector_type_id=row.connector_type_id or "",
-                config=row.config,
-                settings=row.settings,
-                secrets=deps.secret_box.open(row.secrets_ciphertext),
+                drafts.stored_request(row), deps.secret_box.open(row.secrets_ciphertext)
             )
             secret_names.extend(sorted(payload.secrets))
         reason = "delivered as a kibana.yml preconfigured connector"

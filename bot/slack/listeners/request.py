@@ -14,8 +14,8 @@ from bot.domain.fields import SPACE_ID, SPACE_ID_RULE
 from bot.domain.providers import provider_spec
 from bot.domain.refs import normalise_reference
 from bot.errors import BotError
-from bot.kibana.errors import KibanaError, KibanaNotFoundError
 from bot.services import catalog, intake, requests
+from bot.services.backends.base import BackendError
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.views import answers
@@ -166,11 +166,11 @@ def _answer_managed_llm(deps: Deps, client: WebClient, *, view_id: str) -> None:
 def _list_connectors(deps: Deps, respond: Respond, *, space_id: str) -> None:
     try:
         connectors = catalog.list_connectors(deps, space_id=space_id)
-    except KibanaNotFoundError:
-        respond(text=answers.no_space_text(space_id))
-        return
-    except KibanaError as error:
-        respond(text=answers.kibana_unreachable_text(error.message))
+    except BackendError as error:
+        if error.status == catalog.NOT_FOUND:
+            respond(text=answers.no_space_text(space_id))
+        else:
+            respond(text=answers.kibana_unreachable_text(error.message))
         return
     text, blocks = build_connector_list(space_id, connectors)
     respond(text=text, blocks=to_dicts(blocks))
