@@ -23,8 +23,8 @@ from bot.domain.providers.spec import ParseResult
 from tests.unit.domain import samples as s
 
 CREATING = [key for key, spec in PROVIDERS.items() if spec.creates_connector]
-SELF_MANAGED = [Provider.VLLM, Provider.LM_STUDIO, Provider.OPENAI_COMPATIBLE]
-CLOUD = [Provider.OPENAI, Provider.AZURE_OPENAI, Provider.BEDROCK, Provider.VERTEX]
+SELF_MANAGED = [key for key in CREATING if PROVIDERS[key].self_managed]
+CLOUD = [key for key in CREATING if not PROVIDERS[key].self_managed]
 COMMON_KEYS = {spec.key for spec in (*COMMON_FIELDS, JUSTIFICATION_FIELD)}
 CERT = s.certificate_pem
 KEY = s.private_key_pem
