@@ -44,6 +44,8 @@ class ConnectorRequest(Base):
     space_id: Mapped[str] = mapped_column(String(100))
     kibana_connector_id: Mapped[str | None] = mapped_column(String(36))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The provider draft's non-secret settings (NULL on rows stored before it was kept).
+    settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     secrets_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     justification: Mapped[str] = mapped_column(Text)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)

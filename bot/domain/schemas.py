@@ -1,30 +1,14 @@
-"""Validated values that cross layers: a new request, and what is shown about one."""
+"""Validated values that cross layers: what is shown about a request and how it ended."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict
 
 from bot.domain.enums import Provider, RequestStatus
 from bot.domain.testing import TestReading
-
-
-class RequestDraft(BaseModel):
-    """A request that passed every check, ready to be stored."""
-
-    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
-
-    provider: Provider
-    connector_type_id: str
-    connector_name: str
-    space_id: str
-    config: dict[str, Any]
-    secrets: dict[str, SecretStr]
-    justification: str
-    warnings: list[str] = []
-    requested_by: str
 
 
 class Outcome(BaseModel):

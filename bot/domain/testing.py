@@ -1,8 +1,11 @@
-"""The connector test: the `_execute` body each type needs, and how to read its answer."""
+"""What a connector or endpoint test reports, and the helpers that read providers' answers.
+
+Each connector type's test request and how its answer is read live in
+`bot.domain.connector_types`.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,84 +25,19 @@ class TestReading(BaseModel):
     total_tokens: int | None = None
 
 
-def test_params(connector_type_id: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the `_execute` params of the default test for the connector type."""
-    if connector_type_id == ".gen-ai":
-        body: dict[str, Any] = {"messages": [{"role": "user", "content": GREETING}]}
-        if config.get("apiProvider") == "Other" and config.get("defaultModel"):
-            body["model"] = config["defaultModel"]
-        return {"subAction": "test", "subActionParams": {"body": json.dumps(body)}}
-    if connector_type_id == ".bedrock":
-        body = {
-            "anthropic_version": "bedrock-2023-05-31",
-            "messages": [{"content": GREETING, "role": "user"}],
-            "max_tokens": 8191,
-            "stop_sequences": ["\n\nHuman:"],
-        }
-        return {"subAction": "test", "subActionParams": {"body": json.dumps(body)}}
-    if connector_type_id == ".gemini":
-        body = {
-            "contents": [{"role": "user", "parts": [{"text": GREETING + "!"}]}],
-            "generation_config": {"temperature": 0, "maxOutputTokens": 8192},
-        }
-        return {"subAction": "test", "subActionParams": {"body": json.dumps(body)}}
-    if connector_type_id == ".inference":
-        return {
-            "subAction": "unified_completion",
-            "subActionParams": {"body": {"messages": [{"role": "user", "content": GREETING}]}},
-        }
-    raise ValueError(f"no test for connector type {connector_type_id}")
-
-
-def _preview(text: Any) -> str | None:
+def preview(text: Any) -> str | None:
+    """The reply on one line, cut to REPLY_PREVIEW characters; None when there is none."""
     if not isinstance(text, str) or not text.strip():
         return None
     flat = " ".join(text.split())
     return flat if len(flat) <= REPLY_PREVIEW else flat[: REPLY_PREVIEW - 1] + "…"
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty one."""
     return value if isinstance(value, Mapping) else {}
 
 
-def _int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
+    """``value`` if it is an integer (not a bool), else None."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def read_test_data(connector_type_id: str, data: Any, *, default_model: str | None) -> TestReading:
-    """Read the model, reply and token usage out of a successful test's ``data``."""
-    if not isinstance(data, Mapping):
-        return TestReading(model=default_model)
-    if connector_type_id in {".gen-ai", ".inference"}:
-        choices = data.get("choices")
-        first = choices[0] if isinstance(choices, list) and choices else {}
-        message = _mapping(_mapping(first).get("message"))
-        usage = _mapping(data.get("usage"))
-        return TestReading(
-            model=str(data.get("model") or default_model or "") or None,
-            reply=_preview(message.get("content")),
-            prompt_tokens=_int(usage.get("prompt_tokens")),
-            completion_tokens=_int(usage.get("completion_tokens")),
-            total_tokens=_int(usage.get("total_tokens")),
-        )
-    if connector_type_id == ".bedrock":
-        usage = _mapping(data.get("usage"))
-        prompt, completion = _int(usage.get("input_tokens")), _int(usage.get("output_tokens"))
-        total = prompt + completion if prompt is not None and completion is not None else None
-        return TestReading(
-            model=default_model,
-            reply=_preview(data.get("completion")),
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            total_tokens=total,
-        )
-    if connector_type_id == ".gemini":
-        usage = _mapping(data.get("usageMetadata"))
-        return TestReading(
-            model=default_model,
-            reply=_preview(data.get("completion")),
-            prompt_tokens=_int(usage.get("promptTokenCount")),
-            completion_tokens=_int(usage.get("candidatesTokenCount")),
-            total_tokens=_int(usage.get("totalTokenCount")),
-        )
-    return TestReading(model=default_model)

@@ -87,6 +87,10 @@ class KibanaClient:
         path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
         return Connector.model_validate(self._call("GET", path))
 
+    def delete_connector(self, space_id: str, connector_id: str) -> None:
+        path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
+        self._call("DELETE", path)
+
     def list_connectors(self, space_id: str) -> list[Connector]:
         return _CONNECTORS.validate_python(
             self._call("GET", f"{space_prefix(space_id)}/api/actions/connectors")

@@ -9,10 +9,14 @@ from bot.deps import Deps
 from bot.domain.enums import Provider
 from bot.domain.providers import PROVIDERS
 from bot.domain.providers.elastic import MANAGED_IDS
-from bot.kibana.errors import KibanaError, KibanaNotFoundError
-from bot.kibana.models import Connector, ConnectorType
+from bot.domain.resources import Resource
+from bot.kibana.errors import KibanaError
+from bot.kibana.models import ConnectorType
+from bot.services.backends import connector_backend
+from bot.services.backends.base import BackendError
 
 log = logging.getLogger(__name__)
+NOT_FOUND = 404
 
 
 @dataclass(frozen=True)
@@ -69,21 +73,21 @@ class NameCheck:
 def check_name_in_kibana(deps: Deps, *, space_id: str, name: str) -> NameCheck:
     """Refuse a space Kibana doesn't have, or a name a connector in that space already uses."""
     try:
-        existing = deps.kibana_quick.list_connectors(space_id)
-    except KibanaNotFoundError:
+        existing = connector_backend(deps, quick=True).list(space_id)
+    except BackendError as error:
+        if error.status != NOT_FOUND:
+            log.warning("could not check connector names in %s: %s", space_id, error.message)
+            return NameCheck(
+                warnings=[
+                    f"The bot could not ask Kibana whether “{name}” is already used in "
+                    f"space {space_id} ({error.message})."
+                ]
+            )
         return NameCheck(
             errors={
                 "space": f"Kibana has no space “{space_id}”: check the space id in Stack "
                 "Management → Spaces."
             }
-        )
-    except KibanaError as error:
-        log.warning("could not check connector names in %s: %s", space_id, error.message)
-        return NameCheck(
-            warnings=[
-                f"The bot could not ask Kibana whether “{name}” is already used in "
-                f"space {space_id} ({error.message})."
-            ]
         )
     wanted = name.casefold()
     for connector in existing:
@@ -91,7 +95,7 @@ def check_name_in_kibana(deps: Deps, *, space_id: str, name: str) -> NameCheck:
             return NameCheck(
                 errors={
                     "name": f"Space {space_id} already has a connector named "
-                    f"“{connector.name}” ({connector.connector_type_id}): pick "
+                    f"“{connector.name}” ({connector.type_id}): pick "
                     "another name."
                 }
             )
@@ -102,29 +106,29 @@ def check_name_in_kibana(deps: Deps, *, space_id: str, name: str) -> NameCheck:
 class ManagedLlm:
     """The answer about Elastic Managed LLM: the connector found, or why there is none."""
 
-    connector: Connector | None
+    connector: Resource | None
     problem: str | None = None
 
 
 def find_managed_llm(deps: Deps, *, space_id: str) -> ManagedLlm:
     """Look for Elastic's preconfigured `.inference` connector in the space."""
     try:
-        connectors = deps.kibana_quick.list_connectors(space_id)
-    except KibanaNotFoundError:
-        return ManagedLlm(None, f"Kibana has no space “{space_id}”.")
-    except KibanaError as error:
+        connectors = connector_backend(deps, quick=True).list(space_id)
+    except BackendError as error:
+        if error.status == NOT_FOUND:
+            return ManagedLlm(None, f"Kibana has no space “{space_id}”.")
         return ManagedLlm(None, f"Kibana could not be asked: {error.message}")
     for connector in connectors:
-        provider = (connector.config or {}).get("provider")
         if (
-            connector.connector_type_id == ".inference"
-            and connector.is_preconfigured
-            and (connector.id in MANAGED_IDS or provider == "elastic")
+            connector.type_id == ".inference"
+            and connector.preconfigured
+            and (connector.id in MANAGED_IDS or connector.provider == "elastic")
         ):
             return ManagedLlm(connector)
     return ManagedLlm(None)
 
 
-def list_connectors(deps: Deps, *, space_id: str) -> list[Connector]:
-    """The connectors of a space, preconfigured ones included (raises KibanaError)."""
-    return deps.kibana_quick.list_connectors(space_id)
+def list_connectors(deps: Deps, *, space_id: str) -> list[Resource]:
+    """The connectors of a space, preconfigured ones included (raises BackendError; status
+    404 when the space does not exist)."""
+    return connector_backend(deps, quick=True).list(space_id)

@@ -1,4 +1,8 @@
-"""Create the approved connector in Kibana, then test it. Runs from the job queue."""
+"""Create the approved connector, then test it: states, retries, outcomes and notices.
+
+The calls themselves go through the request's `ProvisioningBackend` (bot/services/backends).
+Runs from the job queue.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +19,14 @@ from bot.db.models import ConnectorRequest, ProvisioningAttempt
 from bot.db.session import session_scope
 from bot.deps import Deps
 from bot.domain.enums import AuditAction, JobKind, Notice, RequestStatus
-from bot.domain.hints import explain_failure
+from bot.domain.resources import Resource, Target
 from bot.domain.schemas import Outcome
-from bot.domain.testing import read_test_data, test_params
-from bot.kibana.errors import (
-    KibanaConflictError,
-    KibanaError,
-    KibanaRequestError,
-    KibanaUnavailableError,
+from bot.services import backends, drafts
+from bot.services.backends.base import (
+    BackendError,
+    BackendUnavailableError,
+    ProvisioningBackend,
 )
-from bot.kibana.models import Connector, CreateConnector
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.transitions import announce, move
 
@@ -36,12 +38,13 @@ S = RequestStatus
 class _Work:
     request_id: int
     reference: str
-    space_id: str
-    connector_id: str
-    connector_type_id: str
-    name: str
-    config: dict[str, Any]
+    stored: drafts.StoredRequest
+    target: Target
     ciphertext: bytes | None
+
+    @property
+    def connector_type_id(self) -> str:
+        return self.target.type_id
 
 
 def _work(row: ConnectorRequest) -> _Work:
@@ -50,13 +53,21 @@ def _work(row: ConnectorRequest) -> _Work:
     return _Work(
         request_id=row.id,
         reference=row.reference,
-        space_id=row.space_id,
-        connector_id=row.kibana_connector_id,
-        connector_type_id=row.connector_type_id,
-        name=row.connector_name,
-        config=dict(row.config),
+        stored=drafts.stored_request(row),
+        target=Target(
+            space_id=row.space_id,
+            resource_id=row.kibana_connector_id,
+            name=row.connector_name,
+            type_id=row.connector_type_id,
+            config=dict(row.config),
+        ),
         ciphertext=row.secrets_ciphertext,
     )
+
+
+def _backend(deps: Deps, _work: _Work) -> ProvisioningBackend[Any]:
+    # One back-end today; the request row will say which once there are two.
+    return backends.connector_backend(deps)
 
 
 def provision_connector(deps: Deps, job: JobContext) -> None:
@@ -77,26 +88,22 @@ def provision_connector(deps: Deps, job: JobContext) -> None:
             ),
         )
         return
-    body = CreateConnector(
-        name=work.name,
-        connector_type_id=work.connector_type_id,
-        config=work.config,
-        secrets=deps.secret_box.open(work.ciphertext),
-    )
+    backend = _backend(deps, work)
+    payload = backend.payload(work.stored, deps.secret_box.open(work.ciphertext))
     started = time.monotonic()
     try:
-        connector = _create_or_find(deps, work, body)
-    except KibanaError as error:
-        outcome = _failure_outcome("create", error, work, started)
+        resource = backend.create(work.target, payload)
+    except BackendError as error:
+        outcome = _failure_outcome("create", error, started)
         _record(deps, work, "create", job.attempt, outcome)
-        if isinstance(error, KibanaUnavailableError):
+        if isinstance(error, BackendUnavailableError):
             raise KibanaRetryError(work, outcome) from None
         else:
             _fail(deps, work, job, outcome)
         return
     outcome = Outcome(stage="create", ok=True, duration_ms=_ms(started), http_status=200)
     _record(deps, work, "create", job.attempt, outcome)
-    _mark_provisioned(deps, work, connector)
+    _mark_provisioned(deps, work, resource)
 
 
 def _start_provisioning(deps: Deps, request_id: int | None) -> _Work | None:
@@ -120,24 +127,9 @@ def _start_provisioning(deps: Deps, request_id: int | None) -> _Work | None:
         return _work(row)
 
 
-def _create_or_find(deps: Deps, work: _Work, body: CreateConnector) -> Connector:
-    try:
-        return deps.kibana.create_connector(work.space_id, work.connector_id, body)
-    except KibanaConflictError:
-        existing = deps.kibana.get_connector(work.space_id, work.connector_id)
-        if existing.connector_type_id != work.connector_type_id or existing.name != work.name:
-            raise KibanaRequestError(
-                f"Connector id {work.connector_id} is already used by “{existing.name}” "
-                f"({existing.connector_type_id}) in space {work.space_id}.",
-                status=409,
-            ) from None
-        log.info("request %s: connector %s already existed", work.reference, work.connector_id)
-        return existing
-
-
-def _mark_provisioned(deps: Deps, work: _Work, connector: Connector) -> None:
+def _mark_provisioned(deps: Deps, work: _Work, resource: Resource) -> None:
     warnings: list[str] = []
-    if connector.is_connector_type_deprecated:
+    if resource.type_deprecated:
         warnings.append(
             f"Kibana marks {work.connector_type_id} connectors deprecated (9.5+): created "
             "through the API, which still works; plan a move to inference endpoints."
@@ -152,7 +144,7 @@ def _mark_provisioned(deps: Deps, work: _Work, connector: Connector) -> None:
             target=S.PROVISIONED,
             now=deps.clock(),
             action=AuditAction.PROVISIONED,
-            detail={"connector_id": connector.id, "space": work.space_id},
+            detail={"connector_id": resource.id, "space": work.target.space_id},
             values={"warnings": [*row.warnings, *warnings]},
         )
         if changed:
@@ -170,35 +162,27 @@ def run_connector_test(deps: Deps, job: JobContext) -> None:
         if row is None or row.status != S.PROVISIONED.value:
             return
         work = _work(row)
-    params = test_params(work.connector_type_id, work.config)
     started = time.monotonic()
     try:
-        result = deps.kibana.execute_connector(work.space_id, work.connector_id, params)
-    except KibanaError as error:
-        outcome = _failure_outcome("test", error, work, started)
+        run = _backend(deps, work).test(work.target)
+    except BackendError as error:
+        outcome = _failure_outcome("test", error, started)
         _record(deps, work, "test", job.attempt, outcome)
-        if isinstance(error, KibanaUnavailableError):
+        if isinstance(error, BackendUnavailableError):
             raise KibanaRetryError(work, outcome) from None
         else:
             _finish_test(deps, work, outcome)
         return
-    if result.status == "ok":
-        reading = read_test_data(
-            work.connector_type_id, result.data, default_model=work.config.get("defaultModel")
-        )
-        outcome = Outcome(
-            stage="test", ok=True, duration_ms=_ms(started), reading=reading, http_status=200
-        )
-    else:
-        outcome = Outcome(
-            stage="test",
-            ok=False,
-            duration_ms=_ms(started),
-            message=result.message,
-            service_message=result.service_message,
-            http_status=200,
-            hint=explain_failure(work.connector_type_id, result.message, result.service_message),
-        )
+    outcome = Outcome(
+        stage="test",
+        ok=run.ok,
+        duration_ms=_ms(started),
+        reading=run.reading,
+        message=run.message,
+        service_message=run.service_message,
+        http_status=200,
+        hint=run.hint,
+    )
     _record(deps, work, "test", job.attempt, outcome)
     _finish_test(deps, work, outcome)
 
@@ -322,15 +306,15 @@ def _queue_outcome_notices(session: Session, deps: Deps, request_id: int) -> Non
     )
 
 
-def _failure_outcome(stage: str, error: KibanaError, work: _Work, started: float) -> Outcome:
+def _failure_outcome(stage: str, error: BackendError, started: float) -> Outcome:
     return Outcome(
         stage="create" if stage == "create" else "test",
         ok=False,
         duration_ms=_ms(started),
         message=error.message,
         http_status=error.status,
-        unreachable=isinstance(error, KibanaUnavailableError),
-        hint=explain_failure(work.connector_type_id, error.message),
+        unreachable=isinstance(error, BackendUnavailableError),
+        hint=error.hint,
     )
 
 

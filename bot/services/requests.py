@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -13,10 +14,13 @@ from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
 from bot.deps import Deps
 from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestStatus
+from bot.domain.providers import provider_spec
+from bot.domain.providers.spec import ProviderDraft
 from bot.domain.refs import new_connector_id, new_reference
 from bot.domain.rules import REFUSAL_TEXT, decision_refusal
-from bot.domain.schemas import AuditEntry, RequestDraft, RequestSnapshot
+from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.errors import InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
+from bot.services import drafts
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -24,11 +28,12 @@ log = logging.getLogger(__name__)
 S = RequestStatus
 
 
-def submit_request(deps: Deps, draft: RequestDraft) -> RequestSnapshot:
+def submit_request(
+    deps: Deps, draft: ProviderDraft[Any, Any], *, warnings: list[str], requested_by: str
+) -> RequestSnapshot:
     """Store a checked request as pending, its secrets sealed; queue the approval card."""
-    sealed = deps.secret_box.seal(
-        {key: value.get_secret_value() for key, value in draft.secrets.items()}
-    )
+    payload = provider_spec(draft.provider).connector_payload(draft)
+    sealed = deps.secret_box.seal(drafts.sealable_secrets(draft))
     now = deps.clock()
     with session_scope(deps.session_factory) as session:
         row = queries.add_request(
@@ -37,15 +42,16 @@ def submit_request(deps: Deps, draft: RequestDraft) -> RequestSnapshot:
                 reference=_unused_reference(session),
                 status=S.PENDING.value,
                 provider=draft.provider.value,
-                connector_type_id=draft.connector_type_id,
-                connector_name=draft.connector_name,
+                connector_type_id=payload.type_id,
+                connector_name=draft.name,
                 space_id=draft.space_id,
-                kibana_connector_id=new_connector_id(draft.connector_name),
-                config=draft.config,
+                kibana_connector_id=new_connector_id(draft.name),
+                config=payload.config,
+                settings=drafts.stored_settings(draft),
                 secrets_ciphertext=sealed,
                 justification=draft.justification,
-                warnings=draft.warnings,
-                requested_by_slack_id=draft.requested_by,
+                warnings=warnings,
+                requested_by_slack_id=requested_by,
                 created_at=now,
                 updated_at=now,
                 expires_at=now + deps.policy.request_ttl,
@@ -55,7 +61,7 @@ def submit_request(deps: Deps, draft: RequestDraft) -> RequestSnapshot:
             session=session,
             action=AuditAction.SUBMITTED,
             request_id=row.id,
-            actor=draft.requested_by,
+            actor=requested_by,
             detail={"provider": draft.provider.value, "space": draft.space_id},
         )
         queries.enqueue(session=session, kind=JobKind.POST_CARD, request_id=row.id)
@@ -67,7 +73,7 @@ def submit_request(deps: Deps, draft: RequestDraft) -> RequestSnapshot:
         )
         snapshot = to_snapshot(row)
     deps.wake_workers()
-    log.info("request %s submitted by %s", snapshot.reference, draft.requested_by)
+    log.info("request %s submitted by %s", snapshot.reference, requested_by)
     return snapshot
 
 
@@ -199,7 +205,10 @@ def deliver_as_yaml(
     def apply(session: Session, now: datetime) -> bool:
         row = _load(session, request_id)
         if row.secrets_ciphertext is not None:
-            secret_names.extend(sorted(deps.secret_box.open(row.secrets_ciphertext)))
+            payload = drafts.connector_payload(
+                drafts.stored_request(row), deps.secret_box.open(row.secrets_ciphertext)
+            )
+            secret_names.extend(sorted(payload.secrets))
         reason = "delivered as a kibana.yml preconfigured connector"
         decided = {"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason}
         changed = move(

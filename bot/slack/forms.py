@@ -1,15 +1,15 @@
-"""The only place that reads Slack's view state: it becomes form values and drafts."""
+"""The only place that reads Slack's view state: it becomes form values by field key.
+
+The chosen provider's `spec.parse(values)` turns those into its typed draft.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import SecretStr
-
 from bot.domain.enums import Provider
 from bot.domain.fields import FormValues
 from bot.domain.providers import ProviderSpec, provider_spec
-from bot.domain.schemas import RequestDraft
 from bot.slack.ids import BlockId, field_key
 from bot.slack.metadata import RequestFormMetadata, decode
 from bot.slack.views.request_modal import block_id_for, form_fields
@@ -61,7 +61,7 @@ def read_form_metadata(view: dict[str, Any]) -> RequestFormMetadata:
     return metadata or RequestFormMetadata(provider=DEFAULT_PROVIDER)
 
 
-def read_request_form(view: dict[str, Any]) -> tuple[ProviderSpec, FormValues]:
+def read_request_form(view: dict[str, Any]) -> tuple[ProviderSpec[Any, Any], FormValues]:
     """The chosen provider and the values of its fields, keyed by field key."""
     spec = provider_spec(read_provider(view))
     values: FormValues = {}
@@ -72,37 +72,18 @@ def read_request_form(view: dict[str, Any]) -> tuple[ProviderSpec, FormValues]:
     return spec, values
 
 
-def field_errors(spec: ProviderSpec, errors: dict[str, str]) -> dict[str, str]:
+def field_errors(spec: ProviderSpec[Any, Any], errors: dict[str, str]) -> dict[str, str]:
     """Map errors by field key to the block ids Slack shows them under."""
     from bot.slack.views.request_modal import block_id_for
 
     return {block_id_for(spec, key): message for key, message in errors.items()}
 
 
-def to_draft(
-    spec: ProviderSpec, values: FormValues, *, warnings: list[str], requested_by: str
-) -> RequestDraft:
-    """Build the draft of a request whose values passed every check."""
-    assert spec.connector_type_id is not None  # noqa: S101 - only creatable providers get here
-    secrets = spec.build_secrets(values)
-    return RequestDraft(
-        provider=spec.key,
-        connector_type_id=spec.connector_type_id,
-        connector_name=values.get("name", "").strip(),
-        space_id=values.get("space", "").strip(),
-        config=spec.build_config(values),
-        secrets={key: SecretStr(value) for key, value in secrets.items()},
-        justification=values.get("justification", "").strip(),
-        warnings=warnings,
-        requested_by=requested_by,
-    )
-
-
 def read_reject_reason(view: dict[str, Any]) -> str:
     return read_state(view).get(BlockId.REJECT_REASON.value, "").strip()
 
 
-def shared_values(view: dict[str, Any], target: ProviderSpec) -> dict[str, str]:
+def shared_values(view: dict[str, Any], target: ProviderSpec[Any, Any]) -> dict[str, str]:
     """Non-secret values typed so far that the target provider's form also has."""
     typed = read_state(view)
     carried: dict[str, str] = {}

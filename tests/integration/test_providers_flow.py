@@ -8,7 +8,7 @@ import time
 import pytest
 
 from bot.domain.enums import Provider
-from bot.domain.providers import provider_spec
+from bot.domain.providers import PROVIDERS, provider_spec
 from tests.fakes.kibana import FakeKibana
 from tests.harness import (
     APPROVAL_CHANNEL,
@@ -21,7 +21,7 @@ from tests.harness import (
 )
 from tests.unit.domain import samples
 
-CREATABLE = [p for p in Provider if p is not Provider.ELASTIC_MANAGED]
+CREATABLE = [key for key, spec in PROVIDERS.items() if spec.creates_connector]
 SPACE = "security"
 
 
@@ -42,11 +42,17 @@ def test_each_provider_is_created_with_its_type_and_tested_with_its_test(
     row = bot.wait_status(reference, "tested_ok", "test_failed", "failed")
     assert row.status == "tested_ok", row.result
     assert row.kibana_connector_id is not None
+    spec = provider_spec(provider)
+    draft = spec.parse(_values(provider)).draft
+    assert draft is not None
+    # The row kept the typed draft's settings; the connector was built from that draft.
+    assert row.settings == draft.settings.model_dump(mode="json")
+    payload = spec.connector_payload(draft)
+    sent = bot.kibana.requests_to("POST", f"/api/actions/connector/{row.kibana_connector_id}")
+    assert sent[0].body["config"] == payload.config
+    assert sent[0].body["secrets"] == payload.secrets
     created = bot.kibana.connectors(SPACE)[row.kibana_connector_id]
-    expected_type = {Provider.BEDROCK: ".bedrock", Provider.VERTEX: ".gemini"}.get(
-        provider, ".gen-ai"
-    )
-    assert created["connector_type_id"] == expected_type
+    assert created["connector_type_id"] == spec.connector_type_id
     execute = bot.kibana.requests_to(
         "POST", f"/api/actions/connector/{row.kibana_connector_id}/_execute"
     )[0]

@@ -10,7 +10,8 @@ import pytest
 
 from bot.db.session import session_scope
 from bot.domain.enums import JobKind, JobStatus
-from bot.services import provisioning, requests
+from bot.services import requests
+from bot.services.backends.connector import ConnectorBackend
 from tests.harness import (
     APPROVAL_CHANNEL,
     APPROVER,
@@ -262,7 +263,7 @@ def test_a_step_that_keeps_hitting_a_bug_ends_the_request_and_says_so(
     def broken(*_args: object) -> None:
         raise RuntimeError("a bug in the bot")
 
-    monkeypatch.setattr(provisioning, "_create_or_find", broken)
+    monkeypatch.setattr(ConnectorBackend, "create", broken)
     reference = _approved(bot)
     row = bot.wait_status(reference, "failed", timeout=20)
     assert "internal error (RuntimeError" in (row.failure_message or "")

@@ -6,9 +6,18 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
+from pydantic import SecretStr
+
 from bot.domain.enums import Provider
 from bot.domain.fields import FieldKind, FieldSpec, FormValues, Validation, check_secret, check_url
-from bot.domain.providers.spec import ProviderSpec, non_empty
+from bot.domain.providers.spec import (
+    CONNECTOR,
+    ConnectorTarget,
+    ProviderSpec,
+    Secrets,
+    Settings,
+    non_empty,
+)
 
 AZURE_HOSTS = (".openai.azure.com", ".cognitiveservices.azure.com")
 DEPLOYMENT_PATH = re.compile(r"^/openai/deployments/([A-Za-z0-9._-]+)/chat/completions/?$")
@@ -80,27 +89,33 @@ def check(values: FormValues, result: Validation) -> None:
         result.error("model", "Remove the spaces: the model is a single name, e.g. gpt-4o.")
 
 
-def build_config(values: FormValues) -> dict[str, Any]:
-    return non_empty(
-        {
-            "apiProvider": "Azure OpenAI",
-            "apiUrl": values.get("api_url", "").strip(),
-            "defaultModel": values.get("model", "").strip(),
-        }
+class AzureSettings(Settings):
+    api_url: str
+    model: str | None = None  # only behind a gateway
+
+
+class AzureSecrets(Secrets):
+    api_key: SecretStr
+
+
+def connector_payload(
+    settings: AzureSettings, secrets: AzureSecrets
+) -> tuple[dict[str, Any], dict[str, str]]:
+    config = non_empty(
+        {"apiProvider": "Azure OpenAI", "apiUrl": settings.api_url, "defaultModel": settings.model}
     )
-
-
-def build_secrets(values: FormValues) -> dict[str, str]:
-    return {"apiKey": values.get("api_key", "").strip()}
+    return config, {"apiKey": secrets.api_key.get_secret_value()}
 
 
 SPEC = ProviderSpec(
     key=Provider.AZURE_OPENAI,
     label="Azure OpenAI",
     summary="A model deployment in Azure OpenAI (.gen-ai, provider Azure OpenAI).",
-    connector_type_id=".gen-ai",
     fields=FIELDS,
     check=check,
-    build_config=build_config,
-    build_secrets=build_secrets,
+    settings_model=AzureSettings,
+    secrets_model=AzureSecrets,
+    supported_backends=frozenset({CONNECTOR}),
+    connector=ConnectorTarget(".gen-ai", connector_payload),
+    example={"api_url": EXAMPLE_URL, "api_key": "0123456789abcdef0123456789abcdef"},
 )

@@ -6,6 +6,8 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from pydantic import SecretStr
+
 from bot.domain.enums import Provider
 from bot.domain.fields import (
     FieldKind,
@@ -15,7 +17,14 @@ from bot.domain.fields import (
     check_secret,
     check_url,
 )
-from bot.domain.providers.spec import ProviderSpec, non_empty
+from bot.domain.providers.spec import (
+    CONNECTOR,
+    ConnectorTarget,
+    ProviderSpec,
+    Secrets,
+    Settings,
+    non_empty,
+)
 
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 RUNTIME_HOST = re.compile(r"^bedrock-runtime(-fips)?\.([a-z]{2}(-gov)?-[a-z]+-\d)\.amazonaws\.com$")
@@ -139,19 +148,23 @@ def check_model(model: str, region: str | None, result: Validation) -> None:
         )
 
 
-def build_config(values: FormValues) -> dict[str, Any]:
-    return non_empty(
-        {
-            "apiUrl": values.get("api_url", "").strip(),
-            "defaultModel": values.get("model", "").strip(),
-        }
-    )
+class BedrockSettings(Settings):
+    api_url: str
+    model: str
 
 
-def build_secrets(values: FormValues) -> dict[str, str]:
-    return {
-        "accessKey": values.get("access_key", "").strip(),
-        "secret": values.get("secret_key", "").strip(),
+class BedrockSecrets(Secrets):
+    access_key: SecretStr
+    secret_key: SecretStr
+
+
+def connector_payload(
+    settings: BedrockSettings, secrets: BedrockSecrets
+) -> tuple[dict[str, Any], dict[str, str]]:
+    config = non_empty({"apiUrl": settings.api_url, "defaultModel": settings.model})
+    return config, {
+        "accessKey": secrets.access_key.get_secret_value(),
+        "secret": secrets.secret_key.get_secret_value(),
     }
 
 
@@ -159,9 +172,16 @@ SPEC = ProviderSpec(
     key=Provider.BEDROCK,
     label="Amazon Bedrock",
     summary="Claude and other models on Amazon Bedrock (.bedrock).",
-    connector_type_id=".bedrock",
     fields=FIELDS,
     check=check,
-    build_config=build_config,
-    build_secrets=build_secrets,
+    settings_model=BedrockSettings,
+    secrets_model=BedrockSecrets,
+    supported_backends=frozenset({CONNECTOR}),
+    connector=ConnectorTarget(".bedrock", connector_payload),
+    example={
+        "api_url": "https://bedrock-runtime.us-east-1.amazonaws.com",
+        "model": DEFAULT_MODEL,
+        "access_key": "AKIAIOSFODNN7EXAMPLE",  # AWS's documentation example
+        "secret_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    },
 )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.domain.enums import Provider
 from bot.domain.fields import FormValues, Validation
-from bot.domain.providers.spec import ProviderSpec
+from bot.domain.providers.spec import NoSecrets, NoSettings, ProviderSpec
 
 MANAGED_IDS = (
     "Anthropic-Claude-Sonnet-4-5",
@@ -21,21 +19,13 @@ def _nothing(_values: FormValues, _result: Validation) -> None:
     return None
 
 
-def _no_config(_values: FormValues) -> dict[str, Any]:
-    return {}
-
-
-def _no_secrets(_values: FormValues) -> dict[str, str]:
-    return {}
-
-
 SPEC = ProviderSpec(
     key=Provider.ELASTIC_MANAGED,
     label="Elastic Managed LLM",
     summary="Elastic's own LLM, preconfigured on eligible deployments: nothing to create.",
-    connector_type_id=None,
     fields=(),
     check=_nothing,
-    build_config=_no_config,
-    build_secrets=_no_secrets,
+    settings_model=NoSettings,
+    secrets_model=NoSecrets,
+    supported_backends=frozenset(),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import SecretStr
+
 from bot.domain.enums import Provider
 from bot.domain.fields import (
     FieldKind,
@@ -15,7 +17,14 @@ from bot.domain.fields import (
     check_secret,
     check_url,
 )
-from bot.domain.providers.spec import ProviderSpec, non_empty
+from bot.domain.providers.spec import (
+    CONNECTOR,
+    ConnectorTarget,
+    ProviderSpec,
+    Secrets,
+    Settings,
+    non_empty,
+)
 
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"
 ORGANIZATION_ID = re.compile(r"^org-[A-Za-z0-9]{8,64}$")
@@ -92,29 +101,41 @@ def check(values: FormValues, result: Validation) -> None:
         result.error("project_id", "Project ids look like proj_AbC123xyz (or leave empty).")
 
 
-def build_config(values: FormValues) -> dict[str, Any]:
-    return non_empty(
+class OpenAISettings(Settings):
+    api_url: str
+    model: str
+    organization_id: str | None = None
+    project_id: str | None = None
+
+
+class OpenAISecrets(Secrets):
+    api_key: SecretStr
+
+
+def connector_payload(
+    settings: OpenAISettings, secrets: OpenAISecrets
+) -> tuple[dict[str, Any], dict[str, str]]:
+    config = non_empty(
         {
             "apiProvider": "OpenAI",
-            "apiUrl": values.get("api_url", "").strip(),
-            "defaultModel": values.get("model", "").strip(),
-            "organizationId": values.get("organization_id", "").strip(),
-            "projectId": values.get("project_id", "").strip(),
+            "apiUrl": settings.api_url,
+            "defaultModel": settings.model,
+            "organizationId": settings.organization_id,
+            "projectId": settings.project_id,
         }
     )
-
-
-def build_secrets(values: FormValues) -> dict[str, str]:
-    return {"apiKey": values.get("api_key", "").strip()}
+    return config, {"apiKey": secrets.api_key.get_secret_value()}
 
 
 SPEC = ProviderSpec(
     key=Provider.OPENAI,
     label="OpenAI",
     summary="OpenAI's API with your organisation's key (.gen-ai, provider OpenAI).",
-    connector_type_id=".gen-ai",
     fields=FIELDS,
     check=check,
-    build_config=build_config,
-    build_secrets=build_secrets,
+    settings_model=OpenAISettings,
+    secrets_model=OpenAISecrets,
+    supported_backends=frozenset({CONNECTOR}),
+    connector=ConnectorTarget(".gen-ai", connector_payload),
+    example={"api_url": OPENAI_URL, "model": "gpt-4.1", "api_key": "sk-proj-Ab12Cd34Ef56"},
 )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import SecretStr, field_validator
 
 from bot.domain.enums import Provider
 from bot.domain.fields import (
@@ -15,7 +17,15 @@ from bot.domain.fields import (
     check_secret,
     check_url,
 )
-from bot.domain.providers.spec import ProviderSpec, non_empty
+from bot.domain.providers.spec import (
+    CONNECTOR,
+    ConnectorTarget,
+    ProviderSpec,
+    Secrets,
+    Settings,
+    non_empty,
+    secret,
+)
 
 CHAT_PATH = "/v1/chat/completions"
 LM_STUDIO_PLACEHOLDER_KEY = "lm-studio"
@@ -155,33 +165,68 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.strip().encode()).decode() if text.strip() else ""
 
 
-def build_config(values: FormValues) -> dict[str, Any]:
-    mode = values.get("verification_mode", "full") or "full"
-    pki = bool(values.get("certificate_pem", "").strip() or values.get("ca_pem", "").strip())
-    return non_empty(
+class OpenAICompatibleSettings(Settings):
+    api_url: str
+    model: str
+    verification_mode: Literal["full", "certificate", "none"] = "full"
+    native_function_calling: bool = False
+
+    @field_validator("native_function_calling", mode="before")
+    @classmethod
+    def _checked(cls, value: object) -> object:
+        # The checkbox sends "true" when ticked; anything else is unticked.
+        return value == "true" if isinstance(value, str) else value
+
+
+class OpenAICompatibleSecrets(Secrets):
+    api_key: SecretStr | None = None
+    certificate_pem: SecretStr | None = None
+    private_key_pem: SecretStr | None = None
+    ca_pem: SecretStr | None = None
+
+
+def _connector_payload(
+    settings: OpenAICompatibleSettings,
+    secrets: OpenAICompatibleSecrets,
+    *,
+    placeholder_key: str | None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    certificate, ca = secret(secrets.certificate_pem), secret(secrets.ca_pem)
+    pki = bool(certificate or ca)
+    mode = settings.verification_mode
+    config = non_empty(
         {
             "apiProvider": "Other",
-            "apiUrl": values.get("api_url", "").strip(),
-            "defaultModel": values.get("model", "").strip(),
+            "apiUrl": settings.api_url,
+            "defaultModel": settings.model,
             # Older Kibana versions reject verificationMode; send it only when it matters.
             "verificationMode": mode if pki or mode != "full" else None,
-            "enableNativeFunctionCalling": values.get("native_function_calling") == "true",
+            "enableNativeFunctionCalling": settings.native_function_calling,
         }
     )
-
-
-def _secrets(values: FormValues, *, placeholder_key: str | None) -> dict[str, str]:
-    key = values.get("api_key", "").strip()
-    if not key and placeholder_key and not values.get("certificate_pem", "").strip():
+    key = secret(secrets.api_key)
+    if not key and placeholder_key and not certificate:
         key = placeholder_key
-    return non_empty(
+    return config, non_empty(
         {
             "apiKey": key,
-            "certificateData": _b64(values.get("certificate_pem", "")),
-            "privateKeyData": _b64(values.get("private_key_pem", "")),
-            "caData": _b64(values.get("ca_pem", "")),
+            "certificateData": _b64(certificate),
+            "privateKeyData": _b64(secret(secrets.private_key_pem)),
+            "caData": _b64(ca),
         }
     )
+
+
+def _without_placeholder(
+    settings: OpenAICompatibleSettings, secrets: OpenAICompatibleSecrets
+) -> tuple[dict[str, Any], dict[str, str]]:
+    return _connector_payload(settings, secrets, placeholder_key=None)
+
+
+def _with_lm_studio_placeholder(
+    settings: OpenAICompatibleSettings, secrets: OpenAICompatibleSecrets
+) -> tuple[dict[str, Any], dict[str, str]]:
+    return _connector_payload(settings, secrets, placeholder_key=LM_STUDIO_PLACEHOLDER_KEY)
 
 
 def _check_vllm(values: FormValues, result: Validation) -> None:
@@ -210,7 +255,6 @@ VLLM = ProviderSpec(
     key=Provider.VLLM,
     label="vLLM (self-managed)",
     summary="A vLLM server behind TLS, for production or air-gapped use (.gen-ai, Other).",
-    connector_type_id=".gen-ai",
     fields=_fields(
         url_example="https://llm.example.com/v1/chat/completions",
         model_example="mistralai/Mistral-Small-3.2-24B-Instruct-2506",
@@ -219,8 +263,17 @@ VLLM = ProviderSpec(
         native_default=True,
     ),
     check=_check_vllm,
-    build_config=build_config,
-    build_secrets=lambda values: _secrets(values, placeholder_key=None),
+    settings_model=OpenAICompatibleSettings,
+    secrets_model=OpenAICompatibleSecrets,
+    supported_backends=frozenset({CONNECTOR}),
+    connector=ConnectorTarget(".gen-ai", _without_placeholder),
+    example={
+        "api_url": "https://llm.example.com/v1/chat/completions",
+        "model": "mistralai/Mistral-Small-3.2-24B-Instruct-2506",
+        "api_key": "nginx-bearer-token-123",
+        "verification_mode": "full",
+        "native_function_calling": "true",
+    },
     self_managed=True,
 )
 
@@ -228,7 +281,6 @@ LM_STUDIO = ProviderSpec(
     key=Provider.LM_STUDIO,
     label="LM Studio",
     summary="An LM Studio server (experimental; for tests and labs) (.gen-ai, Other).",
-    connector_type_id=".gen-ai",
     fields=_fields(
         url_example="http://192.168.1.20:1234/v1/chat/completions",
         model_example="llama-3.3-70b-instruct",
@@ -238,8 +290,15 @@ LM_STUDIO = ProviderSpec(
         native_default=False,
     ),
     check=_check_lm_studio,
-    build_config=build_config,
-    build_secrets=lambda values: _secrets(values, placeholder_key=LM_STUDIO_PLACEHOLDER_KEY),
+    settings_model=OpenAICompatibleSettings,
+    secrets_model=OpenAICompatibleSecrets,
+    supported_backends=frozenset({CONNECTOR}),
+    connector=ConnectorTarget(".gen-ai", _with_lm_studio_placeholder),
+    example={
+        "api_url": "http://192.168.1.20:1234/v1/chat/completions",
+        "model": "llama-3.3-70b-instruct",
+        "verification_mode": "full",
+    },
     self_managed=True,
 )
 
@@ -247,7 +306,6 @@ OPENAI_COMPATIBLE = ProviderSpec(
     key=Provider.OPENAI_COMPATIBLE,
     label="Other OpenAI-compatible service",
     summary="Any server or gateway speaking OpenAI's chat completions API (.gen-ai, Other).",
-    connector_type_id=".gen-ai",
     fields=_fields(
         url_example="https://gateway.example.com/v1/chat/completions",
         model_example="gpt-4o",
@@ -256,7 +314,15 @@ OPENAI_COMPATIBLE = ProviderSpec(
         native_default=False,
     ),
     check=_check_other,
-    build_config=build_config,
-    build_secrets=lambda values: _secrets(values, placeholder_key=None),
+    settings_model=OpenAICompatibleSettings,
+    secrets_model=OpenAICompatibleSecrets,
+    supported_backends=frozenset({CONNECTOR}),
+    connector=ConnectorTarget(".gen-ai", _without_placeholder),
+    example={
+        "api_url": "https://gateway.example.com/v1/chat/completions",
+        "model": "gpt-4o",
+        "api_key": "gw-key-0123456789",
+        "verification_mode": "full",
+    },
     self_managed=True,
 )

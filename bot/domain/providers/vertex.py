@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+from pydantic import SecretStr
+
 from bot.domain.enums import Provider
 from bot.domain.fields import (
     FieldKind,
@@ -15,7 +17,14 @@ from bot.domain.fields import (
     check_required_text,
     check_url,
 )
-from bot.domain.providers.spec import ProviderSpec, non_empty
+from bot.domain.providers.spec import (
+    CONNECTOR,
+    ConnectorTarget,
+    ProviderSpec,
+    Secrets,
+    Settings,
+    non_empty,
+)
 
 DEFAULT_MODEL = "gemini-2.5-pro"
 REGION = re.compile(r"^[a-z]+-[a-z]+\d{1,2}$")
@@ -146,29 +155,56 @@ def check_credentials(raw: str, project: str, result: Validation) -> None:
         )
 
 
-def build_config(values: FormValues) -> dict[str, Any]:
-    return non_empty(
+class VertexSettings(Settings):
+    api_url: str
+    gcp_region: str
+    gcp_project_id: str
+    model: str
+
+
+class VertexSecrets(Secrets):
+    credentials_json: SecretStr
+
+
+def connector_payload(
+    settings: VertexSettings, secrets: VertexSecrets
+) -> tuple[dict[str, Any], dict[str, str]]:
+    config = non_empty(
         {
-            "apiUrl": values.get("api_url", "").strip(),
-            "gcpRegion": values.get("gcp_region", "").strip(),
-            "gcpProjectID": values.get("gcp_project_id", "").strip(),
-            "defaultModel": values.get("model", "").strip(),
+            "apiUrl": settings.api_url,
+            "gcpRegion": settings.gcp_region,
+            "gcpProjectID": settings.gcp_project_id,
+            "defaultModel": settings.model,
         }
     )
+    document = json.loads(secrets.credentials_json.get_secret_value())
+    return config, {"credentialsJson": json.dumps(document)}
 
 
-def build_secrets(values: FormValues) -> dict[str, str]:
-    document = json.loads(values.get("credentials_json", "").strip())
-    return {"credentialsJson": json.dumps(document)}
-
+# The shape of a key file, belonging to nothing (the private key is not a key).
+EXAMPLE_KEY_FILE = {
+    "type": "service_account",
+    "project_id": "my-project-123",
+    "private_key_id": "0123456789abcdef0123456789abcdef01234567",
+    "private_key": "-----BEGIN PRIVATE KEY-----\nexample\n-----END PRIVATE KEY-----\n",
+    "client_email": "kibana-gemini@my-project-123.iam.gserviceaccount.com",
+}
 
 SPEC = ProviderSpec(
     key=Provider.VERTEX,
     label="Google Vertex AI (Gemini)",
     summary="Gemini models on Vertex AI with a service account (.gemini).",
-    connector_type_id=".gemini",
     fields=FIELDS,
     check=check,
-    build_config=build_config,
-    build_secrets=build_secrets,
+    settings_model=VertexSettings,
+    secrets_model=VertexSecrets,
+    supported_backends=frozenset({CONNECTOR}),
+    connector=ConnectorTarget(".gemini", connector_payload),
+    example={
+        "api_url": "https://us-central1-aiplatform.googleapis.com",
+        "gcp_region": "us-central1",
+        "gcp_project_id": "my-project-123",
+        "model": DEFAULT_MODEL,
+        "credentials_json": json.dumps(EXAMPLE_KEY_FILE, indent=2),
+    },
 )

@@ -15,8 +15,8 @@ from bot.domain.fields import SPACE_ID, SPACE_ID_RULE
 from bot.domain.providers import provider_spec
 from bot.domain.refs import normalise_reference
 from bot.errors import BotError
-from bot.kibana.errors import KibanaError, KibanaNotFoundError
 from bot.services import catalog, intake, requests
+from bot.services.backends.base import BackendError
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.views import answers
@@ -103,7 +103,7 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                 },
             )
             return
-        if not spec.creates_connector:
+        if not spec.provisions:
             ack(
                 response_action="update",
                 view=build_notice_view(
@@ -112,14 +112,13 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             )
             _answer_managed_llm(deps, client, view_id=str(view["id"]))
             return
-        validation = intake.vet_request(deps, spec, values, deprecated=metadata.deprecated)
-        if not validation.ok:
-            ack(response_action="errors", errors=forms.field_errors(spec, validation.errors))
+        result = intake.vet_request(deps, spec, values, deprecated=metadata.deprecated)
+        if result.draft is None:
+            ack(response_action="errors", errors=forms.field_errors(spec, result.errors))
             return
-        draft = forms.to_draft(
-            spec, values, warnings=validation.warnings, requested_by=str(body["user"]["id"])
+        snapshot = requests.submit_request(
+            deps, result.draft, warnings=result.warnings, requested_by=str(body["user"]["id"])
         )
-        snapshot = requests.submit_request(deps, draft)
         ack(response_action="update", view=build_submitted_view(snapshot))
 
 
@@ -176,11 +175,11 @@ def _answer_managed_llm(deps: Deps, client: WebClient, *, view_id: str) -> None:
 def _list_connectors(deps: Deps, respond: Respond, *, space_id: str) -> None:
     try:
         connectors = catalog.list_connectors(deps, space_id=space_id)
-    except KibanaNotFoundError:
-        respond(text=answers.no_space_text(space_id))
-        return
-    except KibanaError as error:
-        respond(text=answers.kibana_unreachable_text(error.message))
+    except BackendError as error:
+        if error.status == catalog.NOT_FOUND:
+            respond(text=answers.no_space_text(space_id))
+        else:
+            respond(text=answers.kibana_unreachable_text(error.message))
         return
     text, blocks = build_connector_list(space_id, connectors)
     respond(text=text, blocks=to_dicts(blocks))

@@ -4,31 +4,28 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
-from bot.kibana.models import Connector
+from bot.domain.connector_types import CONNECTOR_TYPES
+from bot.domain.resources import Resource
 from bot.slack.views.common import code, context, escape, section, truncate
 
 MAX_LISTED = 40
 
 
-def _describe(connector: Connector) -> str:
-    config = connector.config or {}
-    provider = config.get("apiProvider") or config.get("provider") or ""
-    model = config.get("defaultModel") or (config.get("providerConfig") or {}).get("model_id")
-    parts = [f"*{escape(truncate(connector.name, 80))}*", code(connector.connector_type_id)]
-    if provider:
-        parts.append(escape(str(provider)))
-    if model:
-        parts.append(f"model {escape(str(model))}")
-    parts.append("preconfigured" if connector.is_preconfigured else f"id {code(connector.id)}")
-    if connector.is_connector_type_deprecated:
+def _describe(connector: Resource) -> str:
+    parts = [f"*{escape(truncate(connector.name, 80))}*", code(connector.type_id)]
+    if connector.provider:
+        parts.append(escape(connector.provider))
+    if connector.model:
+        parts.append(f"model {escape(connector.model)}")
+    parts.append("preconfigured" if connector.preconfigured else f"id {code(connector.id)}")
+    if connector.type_deprecated:
         parts.append("type deprecated")
     return " · ".join(parts)
 
 
-def build_connector_list(space_id: str, connectors: list[Connector]) -> tuple[str, list[Block]]:
+def build_connector_list(space_id: str, connectors: list[Resource]) -> tuple[str, list[Block]]:
     """LLM connectors first, then the rest, at most MAX_LISTED lines."""
-    llm_types = {".gen-ai", ".bedrock", ".gemini", ".inference"}
-    ordered = sorted(connectors, key=lambda c: (c.connector_type_id not in llm_types, c.name))
+    ordered = sorted(connectors, key=lambda c: (c.type_id not in CONNECTOR_TYPES, c.name))
     if not ordered:
         text = f"Space {code(space_id)} has no connectors yet."
         return text, [section(text)]

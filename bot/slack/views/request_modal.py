@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
@@ -26,14 +27,14 @@ COMMON_KEYS = frozenset(spec.key for spec in (*COMMON_FIELDS, JUSTIFICATION_FIEL
 TITLE = "LLM connector request"
 
 
-def form_fields(spec: ProviderSpec) -> tuple[FieldSpec, ...]:
+def form_fields(spec: ProviderSpec[Any, Any]) -> tuple[FieldSpec, ...]:
     """The fields of the form for a provider, in display order."""
-    if not spec.creates_connector:
+    if not spec.provisions:
         return ()
     return (*COMMON_FIELDS, *spec.fields, JUSTIFICATION_FIELD)
 
 
-def block_id_for(spec: ProviderSpec, key: str) -> str:
+def block_id_for(spec: ProviderSpec[Any, Any], key: str) -> str:
     """Fields whose default differs per provider get a provider-specific block id, so that
     switching provider shows the new default instead of keeping the old one."""
     field = spec.field(key)
@@ -43,7 +44,7 @@ def block_id_for(spec: ProviderSpec, key: str) -> str:
 
 
 def build_request_view(
-    spec: ProviderSpec,
+    spec: ProviderSpec[Any, Any],
     *,
     carried: Mapping[str, str] | None = None,
     unavailable: Mapping[Provider, str] | None = None,
@@ -71,7 +72,7 @@ def build_request_view(
                 "deprecated (9.5+); the bot still creates them through the API."
             )
         )
-    if not spec.creates_connector:
+    if not spec.provisions:
         blocks.append(
             section(
                 "Elastic Managed LLM is preconfigured by Elastic on eligible deployments: "
@@ -86,7 +87,7 @@ def build_request_view(
         type="modal",
         callback_id=CallbackId.REQUEST_SUBMIT.value,
         title=PlainTextObject(text=TITLE),
-        submit=PlainTextObject(text="Submit request" if spec.creates_connector else "Check"),
+        submit=PlainTextObject(text="Submit request" if spec.provisions else "Check"),
         close=PlainTextObject(text="Cancel"),
         private_metadata=encode(
             RequestFormMetadata(provider=spec.key, unavailable=notes, deprecated=sorted(deprecated))
@@ -95,7 +96,7 @@ def build_request_view(
     )
 
 
-def _provider_select(spec: ProviderSpec, notes: Mapping[Provider, str]) -> InputBlock:
+def _provider_select(spec: ProviderSpec[Any, Any], notes: Mapping[Provider, str]) -> InputBlock:
 
     options = []
     for candidate in PROVIDERS.values():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -18,7 +19,8 @@ from cryptography.x509.oid import NameOID
 
 from bot.domain.enums import Provider
 from bot.domain.fields import FormValues
-from bot.domain.providers.spec import ProviderSpec
+from bot.domain.providers import provider_spec
+from bot.domain.providers.spec import ConnectorPayload, ProviderSpec
 
 COMMON: FormValues = {
     "name": "Security team GPT-4.1",
@@ -118,56 +120,17 @@ def service_account_json(**overrides: Any) -> str:
     return json.dumps(service_account(**overrides), indent=2) + "\n"
 
 
+# Where a test needs more realistic material than the provider's example values.
+REALISTIC: dict[Provider, Callable[[], FormValues]] = {
+    Provider.VERTEX: lambda: {"credentials_json": service_account_json()},
+}
+
+
 def valid_values(provider: Provider, **overrides: str | None) -> FormValues:
-    """A valid form for ``provider``; ``overrides`` replace values (``None`` removes one)."""
-    specific: FormValues
-    match provider:
-        case Provider.OPENAI:
-            specific = {
-                "api_url": OPENAI_URL,
-                "model": "gpt-4.1",
-                "api_key": "sk-proj-Ab12Cd34Ef56",
-            }
-        case Provider.AZURE_OPENAI:
-            specific = {"api_url": AZURE_URL, "api_key": "0123456789abcdef0123456789abcdef"}
-        case Provider.BEDROCK:
-            specific = {
-                "api_url": BEDROCK_URL,
-                "model": BEDROCK_MODEL,
-                "access_key": AWS_ACCESS_KEY,
-                "secret_key": AWS_SECRET_KEY,
-            }
-        case Provider.VERTEX:
-            specific = {
-                "api_url": VERTEX_URL,
-                "gcp_region": "us-central1",
-                "gcp_project_id": GCP_PROJECT,
-                "model": "gemini-2.5-pro",
-                "credentials_json": service_account_json(),
-            }
-        case Provider.VLLM:
-            specific = {
-                "api_url": VLLM_URL,
-                "model": VLLM_MODEL,
-                "api_key": "nginx-bearer-token-123",
-                "verification_mode": "full",
-                "native_function_calling": "true",
-            }
-        case Provider.LM_STUDIO:
-            specific = {
-                "api_url": LM_STUDIO_URL,
-                "model": "llama-3.3-70b-instruct",
-                "verification_mode": "full",
-            }
-        case Provider.OPENAI_COMPATIBLE:
-            specific = {
-                "api_url": GATEWAY_URL,
-                "model": "gpt-4o",
-                "api_key": "gw-key-0123456789",
-                "verification_mode": "full",
-            }
-        case _:
-            specific = {}
+    """A valid form for ``provider`` (its description's example values); ``overrides``
+    replace values (``None`` removes one)."""
+    realistic = REALISTIC.get(provider)
+    specific = {**provider_spec(provider).example, **(realistic() if realistic else {})}
     values = {**COMMON, **specific}
     for key, value in overrides.items():
         if value is None:
@@ -177,12 +140,25 @@ def valid_values(provider: Provider, **overrides: str | None) -> FormValues:
     return values
 
 
-def create_body(spec: ProviderSpec, values: FormValues) -> dict[str, Any]:
+def payload_of(spec: ProviderSpec[Any, Any], values: FormValues) -> ConnectorPayload:
+    """The connector payload the bot builds from ``values`` (read as a draft, unchecked)."""
+    return spec.connector_payload(spec.draft_from(values))
+
+
+def config_of(spec: ProviderSpec[Any, Any], values: FormValues) -> dict[str, Any]:
+    return payload_of(spec, values).config
+
+
+def secrets_of(spec: ProviderSpec[Any, Any], values: FormValues) -> dict[str, str]:
+    return payload_of(spec, values).secrets
+
+
+def create_body(spec: ProviderSpec[Any, Any], values: FormValues) -> dict[str, Any]:
     """The body the bot sends to ``POST /api/actions/connector/{id}``."""
-    assert spec.connector_type_id is not None
+    payload = payload_of(spec, values)
     return {
         "name": values["name"].strip(),
-        "connector_type_id": spec.connector_type_id,
-        "config": spec.build_config(values),
-        "secrets": spec.build_secrets(values),
+        "connector_type_id": payload.type_id,
+        "config": payload.config,
+        "secrets": payload.secrets,
     }

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.enums import Provider, RequestStatus
-from bot.domain.providers import PROVIDERS, validate_request
+from bot.domain.providers import PROVIDERS
 from bot.domain.schemas import RequestSnapshot
 from bot.slack import forms
 from bot.slack.metadata import RequestFormMetadata, encode
@@ -54,8 +54,9 @@ def test_validation_never_raises_and_answers_errors_under_real_fields_or_a_draft
     provider = data.draw(providers)
     spec = PROVIDERS[provider]
     values = data.draw(form_values(provider))
-    result = validate_request(spec, values)
-    if not spec.creates_connector:
+    result = spec.parse(values)
+    if not spec.provisions:
+        assert result.draft is None
         return
     event("refused" if result.errors else "accepted")
     if not result.ok:
@@ -63,23 +64,27 @@ def test_validation_never_raises_and_answers_errors_under_real_fields_or_a_draft
         assert set(forms.field_errors(spec, result.errors)) <= input_block_ids(provider)
         assert all(isinstance(m, str) and m for m in result.errors.values())
         return
-    draft = forms.to_draft(spec, values, warnings=result.warnings, requested_by="UREQUESTER1")
-    _storable([draft.connector_name, draft.space_id, draft.justification, draft.config])
-    _storable(draft.warnings)
-    _storable({k: v.get_secret_value() for k, v in draft.secrets.items()})
+    draft = result.draft
+    assert draft is not None
+    payload = spec.connector_payload(draft)
+    settings = draft.settings.model_dump(mode="json")
+    _storable([draft.name, draft.space_id, draft.justification, payload.config, settings])
+    _storable(result.warnings)
+    _storable(draft.secrets.reveal())
+    _storable(payload.secrets)
     snapshot = RequestSnapshot(
         id=1,
         reference="REQ-7K3M9Q",
         status=RequestStatus.PENDING,
         provider=provider,
         provider_label=spec.label,
-        connector_type_id=draft.connector_type_id,
-        connector_name=draft.connector_name,
+        connector_type_id=payload.type_id,
+        connector_name=draft.name,
         space_id=draft.space_id,
         kibana_connector_id="llm-x-abcdef",
-        config=draft.config,
+        config=payload.config,
         justification=draft.justification,
-        warnings=draft.warnings,
+        warnings=result.warnings,
         requested_by="UREQUESTER1",
         card_channel=None,
         card_ts=None,
@@ -115,4 +120,4 @@ def test_reading_a_submitted_form_gives_back_what_was_typed(data: st.DataObject)
         if field is not None and field.kind.value in {"select", "checkbox"}:
             continue
         assert read.get(key, "") == (values.get(key) or ""), key
-    validate_request(spec, read)  # and checking it never raises
+    spec.parse(read)  # and checking it never raises

@@ -9,7 +9,7 @@ import pytest
 
 from bot.domain.enums import Provider
 from bot.domain.fields import REDACTED, is_secret_param, redact_url, redact_urls
-from bot.domain.providers import PROVIDERS, provider_spec, validate_request
+from bot.domain.providers import PROVIDERS, provider_spec
 from tests.unit.domain import samples as s
 
 CREATING = [key for key, spec in PROVIDERS.items() if spec.creates_connector]
@@ -17,7 +17,7 @@ BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\
 
 
 def _errors(provider: Provider, **overrides: str) -> dict[str, str]:
-    return validate_request(provider_spec(provider), s.valid_values(provider, **overrides)).errors
+    return provider_spec(provider).parse(s.valid_values(provider, **overrides)).errors
 
 
 # --------------------------------------------------------------------------- item 2: names
@@ -186,6 +186,6 @@ def test_redaction_hides_userinfo_and_credential_values_only() -> None:
 def test_a_stored_secret_url_is_built_into_config_only_if_it_passed() -> None:
     """Defence in depth lives in the views; the checks are what keep it out of Kibana."""
     values = s.valid_values(Provider.OPENAI, api_url=s.OPENAI_URL + "?api_key=sk-1")
-    result = validate_request(provider_spec(Provider.OPENAI), values)
+    result = provider_spec(Provider.OPENAI).parse(values)
     assert not result.ok
     assert "sk-1" not in json.dumps(result.errors)

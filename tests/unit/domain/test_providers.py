@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -17,12 +18,13 @@ from bot.domain.fields import (
     check_url,
     is_private_host,
 )
-from bot.domain.providers import PROVIDERS, provider_spec, validate_request
+from bot.domain.providers import PROVIDERS, provider_spec
+from bot.domain.providers.spec import ParseResult
 from tests.unit.domain import samples as s
 
 CREATING = [key for key, spec in PROVIDERS.items() if spec.creates_connector]
-SELF_MANAGED = [Provider.VLLM, Provider.LM_STUDIO, Provider.OPENAI_COMPATIBLE]
-CLOUD = [Provider.OPENAI, Provider.AZURE_OPENAI, Provider.BEDROCK, Provider.VERTEX]
+SELF_MANAGED = [key for key in CREATING if PROVIDERS[key].self_managed]
+CLOUD = [key for key in CREATING if not PROVIDERS[key].self_managed]
 COMMON_KEYS = {spec.key for spec in (*COMMON_FIELDS, JUSTIFICATION_FIELD)}
 CERT = s.certificate_pem
 KEY = s.private_key_pem
@@ -41,11 +43,11 @@ def _form_keys(provider: Provider) -> set[str]:
     return {spec.key for spec in provider_spec(provider).fields} | COMMON_KEYS
 
 
-def _check(provider: Provider, **overrides: str | None) -> Validation:
-    return validate_request(provider_spec(provider), s.valid_values(provider, **overrides))
+def _check(provider: Provider, **overrides: str | None) -> ParseResult[Any, Any]:
+    return provider_spec(provider).parse(s.valid_values(provider, **overrides))
 
 
-def _assert_only_error(result: Validation, key: str, fragment: str) -> None:
+def _assert_only_error(result: ParseResult[Any, Any], key: str, fragment: str) -> None:
     assert list(result.errors) == [key], result.errors
     assert fragment in result.errors[key]
 
@@ -103,11 +105,11 @@ def test_elastic_managed_has_nothing_to_check() -> None:
     spec = provider_spec(Provider.ELASTIC_MANAGED)
     assert not spec.creates_connector
     assert spec.fields == ()
-    result = validate_request(spec, {})
+    result = spec.parse({})
     assert result.ok
     assert result.warnings == []
-    assert spec.build_config({}) == {}
-    assert spec.build_secrets({}) == {}
+    assert result.draft is None  # nothing to provision
+    assert spec.supported_backends == frozenset()
 
 
 # --------------------------------------------------------------------------- URLs

@@ -7,20 +7,21 @@ from typing import Any
 
 import pytest
 
-from bot.domain import testing
+from bot.domain import connector_types, testing
+from bot.domain.connector_types import read_test_data
 from bot.domain.enums import Provider
 from bot.domain.providers import provider_spec
-from bot.domain.testing import GREETING, REPLY_PREVIEW, read_test_data
+from bot.domain.testing import GREETING, REPLY_PREVIEW
 from tests.fakes.kibana_schemas import validate_execute_params
 from tests.unit.domain import samples as s
 
 # Renamed: pytest would collect names like `test_params` and `TestReading`.
-params_for = testing.test_params
+params_for = connector_types.test_params
 Reading = testing.TestReading
 
 
 def _config(provider: Provider, **overrides: str | None) -> dict[str, Any]:
-    return provider_spec(provider).build_config(s.valid_values(provider, **overrides))
+    return s.config_of(provider_spec(provider), s.valid_values(provider, **overrides))
 
 
 def _body(params: dict[str, Any]) -> Any:

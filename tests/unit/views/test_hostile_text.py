@@ -13,6 +13,7 @@ from bot.domain.enums import Notice, Provider, RequestStatus
 from bot.domain.schemas import AuditEntry, KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.testing import TestReading as Reading
 from bot.kibana.models import Connector
+from bot.services.backends.connector import resource_of
 from bot.services.catalog import ManagedLlm
 from bot.slack.notifier import SlackNotifier
 from bot.slack.views import answers
@@ -159,22 +160,26 @@ def test_the_notifier_posts_nothing_unescaped() -> None:
 
 def test_kibana_echoes_in_the_list_and_managed_llm_answers_are_escaped() -> None:
     connectors = [
-        Connector(
-            id=HOSTILE,
-            name=HOSTILE,
-            connector_type_id=HOSTILE,
-            config={"apiProvider": HOSTILE, "defaultModel": HOSTILE, "apiUrl": HOSTILE_URL},
+        resource_of(
+            Connector(
+                id=HOSTILE,
+                name=HOSTILE,
+                connector_type_id=HOSTILE,
+                config={"apiProvider": HOSTILE, "defaultModel": HOSTILE, "apiUrl": HOSTILE_URL},
+            )
         ),
-        Connector(
-            id="c2",
-            name=HOSTILE,
-            connector_type_id=".bedrock",
-            config={"providerConfig": {"model_id": HOSTILE}},
+        resource_of(
+            Connector(
+                id="c2",
+                name=HOSTILE,
+                connector_type_id=".bedrock",
+                config={"providerConfig": {"model_id": HOSTILE}},
+            )
         ),
     ]
     _assert_clean(_message(*build_connector_list(HOSTILE, connectors)))
     _assert_clean(_message(*build_connector_list(HOSTILE, [])))
-    managed = Connector(id=HOSTILE, name=HOSTILE, connector_type_id=".inference")
+    managed = resource_of(Connector(id=HOSTILE, name=HOSTILE, connector_type_id=".inference"))
     _assert_clean(build_managed_llm_view(ManagedLlm(managed)).to_dict())
     _assert_clean(build_managed_llm_view(ManagedLlm(None, HOSTILE)).to_dict())
 
