@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from bot.crypto import SecretBox
 from bot.db.base import utcnow
 from bot.db.session import SessionFactory
+from bot.elasticsearch.client import ElasticsearchClient
 from bot.kibana.client import KibanaClient
 from bot.priority import AckGate
 from bot.services.ports import Notifier
@@ -65,6 +66,9 @@ class Deps:
     connector_types: TtlValue = field(default_factory=lambda: TtlValue(60.0))
     ack_gate: AckGate = field(default_factory=AckGate)  # Slack requests not yet answered
     backend_choice: TtlValue = field(default_factory=lambda: TtlValue(300.0))  # services.stack
+    # Set when ELASTICSEARCH_URL is: inference endpoints (the quick one answers before acks).
+    elasticsearch: ElasticsearchClient | None = None
+    elasticsearch_quick: ElasticsearchClient | None = None
 
     def wake_workers(self) -> None:
         """Tell this process's workers that new work was committed."""

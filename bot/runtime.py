@@ -19,6 +19,8 @@ from bot.db import queries
 from bot.db.migrate import upgrade_database
 from bot.db.session import database_answers, make_engine, make_session_factory, session_scope
 from bot.deps import Deps, Policy
+from bot.elasticsearch.client import ElasticsearchClient
+from bot.elasticsearch.client import make_http_client as make_es_http_client
 from bot.kibana.client import KibanaClient, make_http_client
 from bot.metrics import metrics_text
 from bot.server import make_wsgi_app
@@ -67,6 +69,9 @@ class Runtime:
         self.listeners.shutdown(wait=True, cancel_futures=True)
         self.kibana.close()
         self.deps.kibana_quick.close()
+        for client in (self.deps.elasticsearch, self.deps.elasticsearch_quick):
+            if client is not None:
+                client.close()
         self.engine.dispose()
 
 
@@ -79,6 +84,24 @@ def policy_from(settings: Settings) -> Policy:
         kibana_max_attempts=settings.kibana_max_attempts,
         kibana_retry_base_seconds=settings.kibana_retry_base_seconds,
         kibana_retry_window_seconds=settings.kibana_retry_window_seconds,
+    )
+
+
+def _elasticsearch_clients(
+    settings: Settings,
+) -> tuple[ElasticsearchClient | None, ElasticsearchClient | None]:
+    """The Elasticsearch clients (work, and short timeouts for calls made while a person
+    waits), or none when ELASTICSEARCH_URL is unset."""
+    url, key = settings.elasticsearch_base_url, settings.elasticsearch_api_key
+    if url is None or key is None:
+        return None, None
+    return (
+        ElasticsearchClient(
+            make_es_http_client(
+                url, key.get_secret_value(), timeout=settings.kibana_timeout_seconds
+            )
+        ),
+        ElasticsearchClient(make_es_http_client(url, key.get_secret_value(), timeout=1.5)),
     )
 
 
@@ -114,6 +137,7 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
         ),
         deadline=KIBANA_QUICK_DEADLINE_SECONDS,
     )
+    elasticsearch, elasticsearch_quick = _elasticsearch_clients(settings)
     deps = Deps(
         engine=engine,
         session_factory=session_factory,
@@ -127,6 +151,8 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
             slash_command=settings.slash_command,
         ),
         policy=policy_from(settings),
+        elasticsearch=elasticsearch,
+        elasticsearch_quick=elasticsearch_quick,
     )
     runner = JobRunner(
         deps,

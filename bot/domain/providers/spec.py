@@ -36,6 +36,7 @@ from bot.domain.fields import (
 # equal to these strings.
 BackendKey = Literal["connector", "inference"]
 CONNECTOR: BackendKey = "connector"
+INFERENCE: BackendKey = "inference"
 
 Checker = Callable[[FormValues, Validation], None]
 
@@ -96,6 +97,29 @@ class ConnectorTarget(Generic[SettingsT, SecretsT]):
 
 
 @dataclass(frozen=True)
+class InferencePayload:
+    """What `PUT _inference/chat_completion/{id}` needs: the service and its settings.
+
+    ``service_settings`` holds the secrets too (Elasticsearch keeps them apart once stored);
+    ``secret_settings`` names those keys, so a Dev Tools delivery can leave placeholders and a
+    retry can compare only what Elasticsearch returns.
+    """
+
+    service: str
+    service_settings: dict[str, Any] = field(repr=False)
+    task_settings: dict[str, Any] = field(default_factory=dict)
+    secret_settings: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class InferenceTarget(Generic[SettingsT, SecretsT]):
+    """How a provider becomes an Elasticsearch `chat_completion` inference endpoint."""
+
+    service: str
+    build: Callable[[SettingsT, SecretsT], InferencePayload]
+
+
+@dataclass(frozen=True)
 class ParseResult(Generic[SettingsT, SecretsT]):
     """The typed draft of a form that passed every check, or the errors by field; warnings
     travel with the request to its card either way."""
@@ -135,12 +159,15 @@ class ProviderSpec(Generic[SettingsT, SecretsT]):
     secrets_model: type[SecretsT]
     supported_backends: frozenset[BackendKey]
     connector: ConnectorTarget[SettingsT, SecretsT] | None = None
+    inference: InferenceTarget[SettingsT, SecretsT] | None = None
     example: FormValues = field(default_factory=dict)  # provider fields that pass the checks
     self_managed: bool = False
 
     def __post_init__(self) -> None:
         if (CONNECTOR in self.supported_backends) != (self.connector is not None):
             raise ValueError(f"{self.key}: 'connector' back-end declared without its payload")
+        if (INFERENCE in self.supported_backends) != (self.inference is not None):
+            raise ValueError(f"{self.key}: 'inference' back-end declared without its payload")
         secret_fields = {spec.key for spec in self.fields if spec.secret}
         if set(self.secrets_model.model_fields) != secret_fields:
             raise ValueError(f"{self.key}: secrets model does not match the secret fields")
@@ -227,6 +254,12 @@ class ProviderSpec(Generic[SettingsT, SecretsT]):
             raise ValueError(f"{self.key} has no connector back-end")
         config, secrets = self.connector.build(draft.settings, draft.secrets)
         return ConnectorPayload(type_id=self.connector.type_id, config=config, secrets=secrets)
+
+    def inference_payload(self, draft: ProviderDraft[SettingsT, SecretsT]) -> InferencePayload:
+        """The Elasticsearch inference service and settings for ``draft``."""
+        if self.inference is None:
+            raise ValueError(f"{self.key} has no inference back-end")
+        return self.inference.build(draft.settings, draft.secrets)
 
 
 class NoSettings(Settings):
