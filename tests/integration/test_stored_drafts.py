@@ -3,6 +3,8 @@ rows stored before it did are still provisioned from their connector body."""
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import update
 
 from bot.db.models import ConnectorRequest
@@ -66,6 +68,8 @@ def test_kibana_yml_delivery_names_the_connector_secrets_of_the_stored_draft(
     bot.click(reference, "approval.deliver_yaml", user=APPROVER)
     row = bot.wait_status(reference, "delivered")
     assert row.secrets_ciphertext is None
+    # The entry is DMed to the approver after the click's ack: wait for it.
+    bot.slack.wait_for("chat.postMessage", lambda call: "xpack.actions" in json.dumps(call.args))
     text = bot.slack.all_text()
     for key in ("accessKey", "secret"):
         assert f"xpack.actions.preconfigured.{row.kibana_connector_id}.secrets.{key}" in text
