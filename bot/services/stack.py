@@ -120,12 +120,9 @@ def choose_provisioning_backend(
     return choice
 
 
-def request_backend(deps: Deps, supported: frozenset[str]) -> BackendChoice | None:
-    """The back-end a new request of a provider gets (None: it supports neither).
-
-    With no ELASTICSEARCH_URL nothing is asked: a provider with a connector gets one, as
-    before.
-    """
+def stack_backend(deps: Deps) -> BackendChoice:
+    """The back-end this stack wants for new requests, and why (before any provider's own
+    support is considered). With no ELASTICSEARCH_URL nothing is asked."""
     quick = deps.elasticsearch_quick
     info: ElasticsearchInfo | None = None
     if quick is not None:
@@ -134,10 +131,18 @@ def request_backend(deps: Deps, supported: frozenset[str]) -> BackendChoice | No
             found = quick.info()
             return StackVersion.parse(found.version.number, build_flavor=found.version.build_flavor)
 
-    choice = choose_provisioning_backend(
+    return choose_provisioning_backend(
         deps.kibana_quick,
         setting=deps.policy.provision_backend,
         elasticsearch=info,
         cache=deps.backend_choice,
     )
-    return for_provider(choice, supported)
+
+
+def request_backend(deps: Deps, supported: frozenset[str]) -> BackendChoice | None:
+    """The back-end a new request of a provider gets (None: it supports neither).
+
+    With no ELASTICSEARCH_URL nothing is asked: a provider with a connector gets one, as
+    before.
+    """
+    return for_provider(stack_backend(deps), supported)
