@@ -207,14 +207,17 @@ CLUSTER_WIDE_NOTE = (
 )
 
 
-def for_provider(choice: BackendChoice, supported: frozenset[str]) -> BackendChoice | None:
+def for_provider(
+    choice: BackendChoice, supported: frozenset[str], *, inference_possible: bool = True
+) -> BackendChoice | None:
     """The stack's choice as it applies to one provider: a provider that does not support the
     chosen back-end falls back to the other one (saying why), or None when it supports neither
-    (it cannot be requested on this stack)."""
+    (it cannot be requested on this stack). ``inference_possible`` is False when endpoints
+    cannot be made at all (no Elasticsearch configured, or PROVISION_BACKEND=connector)."""
     if choice.backend.value in supported:
         return choice
     other = Backend.CONNECTOR if choice.backend is Backend.INFERENCE else Backend.INFERENCE
-    if other.value not in supported:
+    if other.value not in supported or (other is Backend.INFERENCE and not inference_possible):
         return None
     if other is Backend.INFERENCE:
         return BackendChoice(

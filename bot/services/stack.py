@@ -145,4 +145,8 @@ def request_backend(deps: Deps, supported: frozenset[str]) -> BackendChoice | No
     With no ELASTICSEARCH_URL nothing is asked: a provider with a connector gets one, as
     before.
     """
-    return for_provider(stack_backend(deps), supported)
+    possible = (
+        deps.elasticsearch_quick is not None
+        and deps.policy.provision_backend is not BackendSetting.CONNECTOR
+    )
+    return for_provider(stack_backend(deps), supported, inference_possible=possible)

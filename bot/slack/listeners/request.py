@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
+from bot.domain.backends import Backend
 from bot.domain.fields import SPACE_ID, SPACE_ID_RULE
 from bot.domain.providers import provider_spec
 from bot.domain.refs import normalise_reference
@@ -113,10 +114,6 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             )
             _answer_managed_llm(deps, client, view_id=str(view["id"]))
             return
-        result = intake.vet_request(deps, spec, values, deprecated=metadata.deprecated)
-        if result.draft is None:
-            ack(response_action="errors", errors=forms.field_errors(spec, result.errors))
-            return
         backend = stack.request_backend(deps, spec.supported_backends)
         if backend is None:
             ack(
@@ -126,6 +123,12 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                     "(it needs an Elasticsearch inference endpoint)."
                 },
             )
+            return
+        # A connector type's deprecation does not concern a request for an inference endpoint.
+        deprecated = metadata.deprecated if backend.backend is Backend.CONNECTOR else []
+        result = intake.vet_request(deps, spec, values, deprecated=deprecated)
+        if result.draft is None:
+            ack(response_action="errors", errors=forms.field_errors(spec, result.errors))
             return
         snapshot = requests.submit_request(
             deps,

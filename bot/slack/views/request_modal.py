@@ -117,7 +117,8 @@ def build_request_view(
 
 
 def backend_notes(spec: ProviderSpec[Any, Any], stack: BackendChoice) -> list[Block]:
-    """Which back-end this provider's request ends in on this stack, and why."""
+    """Which back-end this provider's request ends in on this stack, and why (shown only when
+    Elasticsearch is configured; the submission decides again with the operator's setting)."""
     choice = for_provider(stack, spec.supported_backends)
     if choice is None:
         return [
