@@ -248,7 +248,7 @@ def give_up(deps: Deps, job: JobContext, retry: RetryLaterError, since: datetime
     final = outcome.model_copy(
         update={
             "unreachable": True,
-            "message": f"Kibana could not be reached after {job.attempt} attempts over "
+            "message": f"{_side(work)} could not be reached after {job.attempt} attempts over "
             f"{_duration(elapsed)}. Last error: {outcome.message}",
         }
     )
@@ -277,6 +277,11 @@ def abandon(deps: Deps, job: JobContext, reason: str) -> None:
         _fail(deps, work, job, outcome)
     else:
         _finish_test(deps, work, outcome)
+
+
+def _side(work: _Work) -> str:
+    """Who the step talks to: Elasticsearch for an inference endpoint, else Kibana."""
+    return "Elasticsearch" if work.backend == "inference" else "Kibana"
 
 
 def _duration(seconds: float) -> str:

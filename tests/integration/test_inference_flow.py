@@ -188,3 +188,32 @@ def test_without_elasticsearch_requests_are_connectors_as_before(bot: BotHarness
     assert "Back-end" not in card
     assert CLUSTER_WIDE_NOTE not in card
     assert bot.kibana.requests_to("GET", "/api/status") == []
+
+
+def test_elasticsearch_unavailable_at_create_is_retried_then_succeeds(
+    es_bot: BotHarness, elasticsearch: FakeElasticsearch
+) -> None:
+    elasticsearch.fail_next(1, status=503, method="PUT")
+    reference = reference_from(es_bot.request_via_form(_values(Provider.OPENAI)))
+    es_bot.click(reference, "approval.approve", user=APPROVER)
+    row = es_bot.wait_status(reference, "tested_ok", "test_failed", "failed")
+    assert row.status == "tested_ok", row.result
+    outcomes = [(operation, outcome) for operation, outcome, _ in es_bot.attempts(reference)]
+    assert outcomes[:2] == [("create", "unavailable"), ("create", "ok")]
+
+
+def test_an_endpoint_already_under_the_id_with_other_settings_is_never_adopted(
+    es_bot: BotHarness, elasticsearch: FakeElasticsearch
+) -> None:
+    reference = reference_from(es_bot.request_via_form(_values(Provider.OPENAI)))
+    inference_id = es_bot.request_row(reference).kibana_connector_id
+    assert inference_id is not None
+    other = {"service": "openai", "service_settings": {"api_key": "x", "model_id": "other-model"}}
+    elasticsearch.add_endpoint(inference_id, other)
+    es_bot.click(reference, "approval.approve", user=APPROVER)
+    row = es_bot.wait_status(reference, "failed")
+    assert row.failure_message is not None
+    assert "already exists with other settings" in row.failure_message
+    assert "other-model" in row.failure_message
+    kept = elasticsearch.endpoints()[inference_id]["service_settings"]
+    assert kept["model_id"] == "other-model"
