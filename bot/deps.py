@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from bot.crypto import SecretBox
 from bot.db.base import utcnow
 from bot.db.session import SessionFactory
+from bot.domain.backends import BackendSetting
 from bot.elasticsearch.client import ElasticsearchClient
 from bot.kibana.client import KibanaClient
 from bot.priority import AckGate
@@ -32,6 +33,7 @@ class Policy:
     kibana_retry_cap_seconds: float = 60.0
     kibana_retry_window_seconds: float = 600.0  # Kibana restarts take 1 to 3 minutes
     notify_max_attempts: int = 14  # 1+2+4+…+256 s, then 300 s steps: about 25 minutes
+    provision_backend: BackendSetting = BackendSetting.AUTO  # PROVISION_BACKEND
 
 
 class TtlValue:

@@ -84,6 +84,7 @@ def policy_from(settings: Settings) -> Policy:
         kibana_max_attempts=settings.kibana_max_attempts,
         kibana_retry_base_seconds=settings.kibana_retry_base_seconds,
         kibana_retry_window_seconds=settings.kibana_retry_window_seconds,
+        provision_backend=settings.provision_backend,
     )
 
 

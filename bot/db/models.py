@@ -46,6 +46,12 @@ class ConnectorRequest(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     # The provider draft's non-secret settings (NULL on rows stored before it was kept).
     settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Where the request is provisioned ("connector" or "inference") and why it was chosen
+    # (NULL reason: stored before back-ends were chosen, or no Elasticsearch configured).
+    backend: Mapped[str] = mapped_column(
+        String(20), default="connector", server_default="connector"
+    )
+    backend_reason: Mapped[str | None] = mapped_column(Text)
     secrets_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     justification: Mapped[str] = mapped_column(Text)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -200,3 +200,34 @@ def choose_backend(
     if not stack.at_least(*LLM_CONNECTORS_SINCE):
         reason += f", and LLM connector types need Kibana {_since(LLM_CONNECTORS_SINCE)}"
     return BackendChoice(Backend.CONNECTOR, reason + ")", stack)
+
+
+CLUSTER_WIDE_NOTE = (
+    "Inference endpoints are cluster-wide (every space sees them); connectors are per space."
+)
+
+
+def for_provider(
+    choice: BackendChoice, supported: frozenset[str], *, inference_possible: bool = True
+) -> BackendChoice | None:
+    """The stack's choice as it applies to one provider: a provider that does not support the
+    chosen back-end falls back to the other one (saying why), or None when it supports neither
+    (it cannot be requested on this stack). ``inference_possible`` is False when endpoints
+    cannot be made at all (no Elasticsearch configured, or PROVISION_BACKEND=connector)."""
+    if choice.backend.value in supported:
+        return choice
+    other = Backend.CONNECTOR if choice.backend is Backend.INFERENCE else Backend.INFERENCE
+    if other.value not in supported or (other is Backend.INFERENCE and not inference_possible):
+        return None
+    if other is Backend.INFERENCE:
+        return BackendChoice(
+            other,
+            f"{choice.reason}; but this provider is only offered as an Elasticsearch "
+            "inference endpoint",
+            choice.stack,
+        )
+    return BackendChoice(
+        other,
+        f"{choice.reason}; but this provider has no inference endpoint here: a connector",
+        choice.stack,
+    )

@@ -72,13 +72,26 @@ class RequestSnapshot(BaseModel):
     failure_message: str | None
     created_at: datetime
     finished_at: datetime | None
+    backend: str = "connector"  # "connector" or "inference"
+    backend_reason: str | None = None  # why; None when there was no choice to make
 
     @property
     def model(self) -> str | None:
         value = self.config.get("defaultModel")
+        if not value and self.backend == "inference":
+            config = self.config
+            value = config.get("model_id") or config.get("model") or config.get("deployment_id")
+        return str(value) if value else None
+
+    @property
+    def inference_service(self) -> str | None:
+        """The Elasticsearch inference service of an inference request."""
+        value = self.config.get("service") if self.backend == "inference" else None
         return str(value) if value else None
 
     @property
     def api_url(self) -> str | None:
         value = self.config.get("apiUrl")
+        if not value and self.backend == "inference":
+            value = self.config.get("url")
         return str(value) if value else None

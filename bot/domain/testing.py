@@ -23,6 +23,7 @@ class TestReading(BaseModel):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     total_tokens: int | None = None
+    first_token_ms: int | None = None  # streamed tests: time to the first token
 
 
 def preview(text: Any) -> str | None:

@@ -41,6 +41,7 @@ class _Work:
     stored: drafts.StoredRequest
     target: Target
     ciphertext: bytes | None
+    backend: str = "connector"
 
     @property
     def connector_type_id(self) -> str:
@@ -49,7 +50,10 @@ class _Work:
 
 def _work(row: ConnectorRequest) -> _Work:
     assert row.kibana_connector_id is not None  # noqa: S101 - set at submission
-    assert row.connector_type_id is not None  # noqa: S101 - only connector requests get here
+    backend = row.backend or "connector"
+    # A connector's type, or an inference endpoint's service (kept in its stored config).
+    type_id = row.connector_type_id if backend == "connector" else row.config.get("service")
+    assert type_id is not None  # noqa: S101 - set at submission
     return _Work(
         request_id=row.id,
         reference=row.reference,
@@ -58,16 +62,17 @@ def _work(row: ConnectorRequest) -> _Work:
             space_id=row.space_id,
             resource_id=row.kibana_connector_id,
             name=row.connector_name,
-            type_id=row.connector_type_id,
+            type_id=str(type_id),
             config=dict(row.config),
         ),
         ciphertext=row.secrets_ciphertext,
+        backend=backend,
     )
 
 
-def _backend(deps: Deps, _work: _Work) -> ProvisioningBackend[Any]:
-    # One back-end today; the request row will say which once there are two.
-    return backends.connector_backend(deps)
+def _backend(deps: Deps, work: _Work) -> ProvisioningBackend[Any]:
+    """The back-end module the request row names."""
+    return backends.backend_for(deps, work.backend)
 
 
 def provision_connector(deps: Deps, job: JobContext) -> None:
@@ -88,10 +93,10 @@ def provision_connector(deps: Deps, job: JobContext) -> None:
             ),
         )
         return
-    backend = _backend(deps, work)
-    payload = backend.payload(work.stored, deps.secret_box.open(work.ciphertext))
     started = time.monotonic()
     try:
+        backend = _backend(deps, work)
+        payload = backend.payload(work.stored, deps.secret_box.open(work.ciphertext))
         resource = backend.create(work.target, payload)
     except BackendError as error:
         outcome = _failure_outcome("create", error, started)
@@ -243,7 +248,7 @@ def give_up(deps: Deps, job: JobContext, retry: RetryLaterError, since: datetime
     final = outcome.model_copy(
         update={
             "unreachable": True,
-            "message": f"Kibana could not be reached after {job.attempt} attempts over "
+            "message": f"{_side(work)} could not be reached after {job.attempt} attempts over "
             f"{_duration(elapsed)}. Last error: {outcome.message}",
         }
     )
@@ -272,6 +277,11 @@ def abandon(deps: Deps, job: JobContext, reason: str) -> None:
         _fail(deps, work, job, outcome)
     else:
         _finish_test(deps, work, outcome)
+
+
+def _side(work: _Work) -> str:
+    """Who the step talks to: Elasticsearch for an inference endpoint, else Kibana."""
+    return "Elasticsearch" if work.backend == "inference" else "Kibana"
 
 
 def _duration(seconds: float) -> str:

@@ -13,14 +13,15 @@ from bot.db import queries
 from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
 from bot.deps import Deps
+from bot.domain.backends import Backend, BackendChoice
 from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestStatus
 from bot.domain.providers import provider_spec
 from bot.domain.providers.spec import ProviderDraft
 from bot.domain.refs import new_connector_id, new_reference
 from bot.domain.rules import REFUSAL_TEXT, decision_refusal
 from bot.domain.schemas import AuditEntry, RequestSnapshot
-from bot.errors import InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
-from bot.services import drafts
+from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
+from bot.services import drafts, stack
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -29,10 +30,37 @@ S = RequestStatus
 
 
 def submit_request(
-    deps: Deps, draft: ProviderDraft[Any, Any], *, warnings: list[str], requested_by: str
+    deps: Deps,
+    draft: ProviderDraft[Any, Any],
+    *,
+    warnings: list[str],
+    requested_by: str,
+    backend: BackendChoice | None = None,
 ) -> RequestSnapshot:
-    """Store a checked request as pending, its secrets sealed; queue the approval card."""
-    payload = provider_spec(draft.provider).connector_payload(draft)
+    """Store a checked request as pending, its secrets sealed; queue the approval card.
+
+    ``backend`` is the back-end chosen for it (`stack.request_backend`); when not given it is
+    chosen here. The resource id is chosen now for either back-end (a connector id is also a
+    valid inference id), so a retry after a crash finds what it created.
+    """
+    spec = provider_spec(draft.provider)
+    choice = backend or stack.request_backend(deps, spec.supported_backends)
+    if choice is None:
+        raise BotError(f"{spec.label} cannot be provisioned on this stack.")
+    type_id: str | None
+    if choice.backend is Backend.INFERENCE:
+        inference = spec.inference_payload(draft)
+        secret_keys = inference.secret_settings
+        type_id = None
+        config: dict[str, Any] = {
+            "service": inference.service,
+            **{k: v for k, v in inference.service_settings.items() if k not in secret_keys},
+        }
+    else:
+        payload = spec.connector_payload(draft)
+        type_id, config = payload.type_id, payload.config
+    # With no Elasticsearch there is no choice to explain: the request looks as it always did.
+    reason = choice.reason if deps.elasticsearch is not None else None
     sealed = deps.secret_box.seal(drafts.sealable_secrets(draft))
     now = deps.clock()
     with session_scope(deps.session_factory) as session:
@@ -42,12 +70,14 @@ def submit_request(
                 reference=_unused_reference(session),
                 status=S.PENDING.value,
                 provider=draft.provider.value,
-                connector_type_id=payload.type_id,
+                connector_type_id=type_id,
                 connector_name=draft.name,
                 space_id=draft.space_id,
                 kibana_connector_id=new_connector_id(draft.name),
-                config=payload.config,
+                config=config,
                 settings=drafts.stored_settings(draft),
+                backend=choice.backend.value,
+                backend_reason=reason,
                 secrets_ciphertext=sealed,
                 justification=draft.justification,
                 warnings=warnings,

@@ -33,4 +33,6 @@ def to_snapshot(row: ConnectorRequest) -> RequestSnapshot:
         failure_message=row.failure_message,
         created_at=row.created_at,
         finished_at=row.finished_at,
+        backend=row.backend or "connector",
+        backend_reason=row.backend_reason,
     )

@@ -11,11 +11,17 @@ from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from bot.domain.backends import BackendChoice, BackendSetting, StackVersion, choose_backend
+from bot.domain.backends import (
+    BackendChoice,
+    BackendSetting,
+    StackVersion,
+    choose_backend,
+    for_provider,
+)
 from bot.kibana.errors import KibanaError
 
 if TYPE_CHECKING:
-    from bot.deps import TtlValue
+    from bot.deps import Deps, TtlValue
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +118,35 @@ def choose_provisioning_backend(
     if kibana_version is not None and es_version is not None:
         cache.put(_Remembered(setting, choice))
     return choice
+
+
+def stack_backend(deps: Deps) -> BackendChoice:
+    """The back-end this stack wants for new requests, and why (before any provider's own
+    support is considered). With no ELASTICSEARCH_URL nothing is asked."""
+    quick = deps.elasticsearch_quick
+    info: ElasticsearchInfo | None = None
+    if quick is not None:
+
+        def info() -> StackVersion:
+            found = quick.info()
+            return StackVersion.parse(found.version.number, build_flavor=found.version.build_flavor)
+
+    return choose_provisioning_backend(
+        deps.kibana_quick,
+        setting=deps.policy.provision_backend,
+        elasticsearch=info,
+        cache=deps.backend_choice,
+    )
+
+
+def request_backend(deps: Deps, supported: frozenset[str]) -> BackendChoice | None:
+    """The back-end a new request of a provider gets (None: it supports neither).
+
+    With no ELASTICSEARCH_URL nothing is asked: a provider with a connector gets one, as
+    before.
+    """
+    possible = (
+        deps.elasticsearch_quick is not None
+        and deps.policy.provision_backend is not BackendSetting.CONNECTOR
+    )
+    return for_provider(stack_backend(deps), supported, inference_possible=possible)

@@ -6,6 +6,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.domain.backends import Backend, BackendChoice
 from bot.domain.enums import Provider
 
 M = TypeVar("M", bound=BaseModel)
@@ -22,6 +23,14 @@ class RequestFormMetadata(BaseModel):
     provider: Provider
     unavailable: dict[Provider, str] = {}
     deprecated: list[str] = []
+    # The stack's back-end and why (set when Elasticsearch is configured), for redraws.
+    backend: Backend | None = None
+    backend_reason: str | None = None
+
+    def backend_choice(self) -> BackendChoice | None:
+        if self.backend is None:
+            return None
+        return BackendChoice(self.backend, self.backend_reason or "")
 
 
 class RequestButton(BaseModel):

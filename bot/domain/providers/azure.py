@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import SecretStr
 
@@ -12,7 +12,10 @@ from bot.domain.enums import Provider
 from bot.domain.fields import FieldKind, FieldSpec, FormValues, Validation, check_secret, check_url
 from bot.domain.providers.spec import (
     CONNECTOR,
+    INFERENCE,
     ConnectorTarget,
+    InferencePayload,
+    InferenceTarget,
     ProviderSpec,
     Secrets,
     Settings,
@@ -107,6 +110,29 @@ def connector_payload(
     return config, {"apiKey": secrets.api_key.get_secret_value()}
 
 
+def inference_payload(settings: AzureSettings, secrets: AzureSecrets) -> InferencePayload:
+    """The `azureopenai` service: Elasticsearch builds the URL from its three parts, read
+    here from the deployment URL the form checked."""
+    url = urlsplit(settings.api_url)
+    host = url.hostname or ""
+    deployment = DEPLOYMENT_PATH.match(url.path)
+    versions = parse_qs(url.query).get("api-version", [])
+    suffix = next((s for s in AZURE_HOSTS if host.endswith(s)), None)
+    if suffix is None or deployment is None or not versions:
+        raise ValueError(
+            "An inference endpoint needs an Azure deployment URL "
+            "(https://{resource}.openai.azure.com/openai/deployments/{deployment}/chat/"
+            "completions?api-version=…); a gateway URL can only be a connector."
+        )
+    service_settings = {
+        "api_key": secrets.api_key.get_secret_value(),
+        "resource_name": host[: -len(suffix)],
+        "deployment_id": deployment.group(1),
+        "api_version": versions[0],
+    }
+    return InferencePayload("azureopenai", service_settings, secret_settings=frozenset({"api_key"}))
+
+
 SPEC = ProviderSpec(
     key=Provider.AZURE_OPENAI,
     label="Azure OpenAI",
@@ -115,7 +141,8 @@ SPEC = ProviderSpec(
     check=check,
     settings_model=AzureSettings,
     secrets_model=AzureSecrets,
-    supported_backends=frozenset({CONNECTOR}),
+    supported_backends=frozenset({CONNECTOR, INFERENCE}),
     connector=ConnectorTarget(".gen-ai", connector_payload),
+    inference=InferenceTarget("azureopenai", inference_payload),
     example={"api_url": EXAMPLE_URL, "api_key": "0123456789abcdef0123456789abcdef"},
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import SecretStr
 
@@ -19,7 +19,10 @@ from bot.domain.fields import (
 )
 from bot.domain.providers.spec import (
     CONNECTOR,
+    INFERENCE,
     ConnectorTarget,
+    InferencePayload,
+    InferenceTarget,
     ProviderSpec,
     Secrets,
     Settings,
@@ -168,6 +171,45 @@ def connector_payload(
     }
 
 
+# The model families Elasticsearch's amazonbedrock service can chat with.
+INFERENCE_PROVIDERS = ("anthropic", "ai21labs", "cohere", "meta", "mistral")
+# Elasticsearch's default reply limit is 64 tokens; a chat needs more.
+MAX_NEW_TOKENS = 1024
+
+
+def model_family(model: str) -> str | None:
+    """The model's family from its id, inference profile (``us.anthropic.…``) or ARN."""
+    name = model.rsplit("/", 1)[-1]
+    for part in name.split(".")[:2]:
+        if part in INFERENCE_PROVIDERS:
+            return part
+    return None
+
+
+def inference_payload(settings: BedrockSettings, secrets: BedrockSecrets) -> InferencePayload:
+    """The `amazonbedrock` service: region from the runtime URL, family from the model id."""
+    region = region_of(urlsplit(settings.api_url).hostname or "")
+    family = model_family(settings.model)
+    if region is None or family is None:
+        raise ValueError(
+            "An inference endpoint needs a bedrock-runtime URL with its region and a model of "
+            f"one of {', '.join(INFERENCE_PROVIDERS)}."
+        )
+    service_settings = {
+        "access_key": secrets.access_key.get_secret_value(),
+        "secret_key": secrets.secret_key.get_secret_value(),
+        "region": region,
+        "provider": family,
+        "model": settings.model,
+    }
+    return InferencePayload(
+        "amazonbedrock",
+        service_settings,
+        task_settings={"max_new_tokens": MAX_NEW_TOKENS},
+        secret_settings=frozenset({"access_key", "secret_key"}),
+    )
+
+
 SPEC = ProviderSpec(
     key=Provider.BEDROCK,
     label="Amazon Bedrock",
@@ -176,8 +218,9 @@ SPEC = ProviderSpec(
     check=check,
     settings_model=BedrockSettings,
     secrets_model=BedrockSecrets,
-    supported_backends=frozenset({CONNECTOR}),
+    supported_backends=frozenset({CONNECTOR, INFERENCE}),
     connector=ConnectorTarget(".bedrock", connector_payload),
+    inference=InferenceTarget("amazonbedrock", inference_payload),
     example={
         "api_url": "https://bedrock-runtime.us-east-1.amazonaws.com",
         "model": DEFAULT_MODEL,

@@ -19,7 +19,10 @@ from bot.domain.fields import (
 )
 from bot.domain.providers.spec import (
     CONNECTOR,
+    INFERENCE,
     ConnectorTarget,
+    InferencePayload,
+    InferenceTarget,
     ProviderSpec,
     Secrets,
     Settings,
@@ -127,6 +130,19 @@ def connector_payload(
     return config, {"apiKey": secrets.api_key.get_secret_value()}
 
 
+def inference_payload(settings: OpenAISettings, secrets: OpenAISecrets) -> InferencePayload:
+    """The `openai` service; ``url`` only when it is not OpenAI's own (ES's default)."""
+    service_settings = non_empty(
+        {
+            "api_key": secrets.api_key.get_secret_value(),
+            "model_id": settings.model,
+            "organization_id": settings.organization_id,
+            "url": None if settings.api_url.rstrip("/") == OPENAI_URL else settings.api_url,
+        }
+    )
+    return InferencePayload("openai", service_settings, secret_settings=frozenset({"api_key"}))
+
+
 SPEC = ProviderSpec(
     key=Provider.OPENAI,
     label="OpenAI",
@@ -135,7 +151,8 @@ SPEC = ProviderSpec(
     check=check,
     settings_model=OpenAISettings,
     secrets_model=OpenAISecrets,
-    supported_backends=frozenset({CONNECTOR}),
+    supported_backends=frozenset({CONNECTOR, INFERENCE}),
     connector=ConnectorTarget(".gen-ai", connector_payload),
+    inference=InferenceTarget("openai", inference_payload),
     example={"api_url": OPENAI_URL, "model": "gpt-4.1", "api_key": "sk-proj-Ab12Cd34Ef56"},
 )

@@ -19,7 +19,10 @@ from bot.domain.fields import (
 )
 from bot.domain.providers.spec import (
     CONNECTOR,
+    INFERENCE,
     ConnectorTarget,
+    InferencePayload,
+    InferenceTarget,
     ProviderSpec,
     Secrets,
     Settings,
@@ -229,6 +232,28 @@ def _with_lm_studio_placeholder(
     return _connector_payload(settings, secrets, placeholder_key=LM_STUDIO_PLACEHOLDER_KEY)
 
 
+# Elasticsearch's openai service needs a key even when the server ignores it.
+UNUSED_KEY = "unused"
+
+
+def _inference_payload(
+    settings: OpenAICompatibleSettings, secrets: OpenAICompatibleSecrets
+) -> InferencePayload:
+    """The `openai` service with the server's full chat-completions ``url``. Elasticsearch's
+    openai service has no client certificates or CA: those servers stay connectors."""
+    if secret(secrets.certificate_pem) or secret(secrets.ca_pem):
+        raise ValueError(
+            "Elasticsearch's openai service cannot use client certificates or a custom CA; "
+            "a server that needs them can only be a connector."
+        )
+    service_settings = {
+        "api_key": secret(secrets.api_key) or UNUSED_KEY,
+        "model_id": settings.model,
+        "url": settings.api_url,
+    }
+    return InferencePayload("openai", service_settings, secret_settings=frozenset({"api_key"}))
+
+
 def _check_vllm(values: FormValues, result: Validation) -> None:
     _check(
         values,
@@ -265,7 +290,8 @@ VLLM = ProviderSpec(
     check=_check_vllm,
     settings_model=OpenAICompatibleSettings,
     secrets_model=OpenAICompatibleSecrets,
-    supported_backends=frozenset({CONNECTOR}),
+    supported_backends=frozenset({CONNECTOR, INFERENCE}),
+    inference=InferenceTarget("openai", _inference_payload),
     connector=ConnectorTarget(".gen-ai", _without_placeholder),
     example={
         "api_url": "https://llm.example.com/v1/chat/completions",
@@ -292,7 +318,8 @@ LM_STUDIO = ProviderSpec(
     check=_check_lm_studio,
     settings_model=OpenAICompatibleSettings,
     secrets_model=OpenAICompatibleSecrets,
-    supported_backends=frozenset({CONNECTOR}),
+    supported_backends=frozenset({CONNECTOR, INFERENCE}),
+    inference=InferenceTarget("openai", _inference_payload),
     connector=ConnectorTarget(".gen-ai", _with_lm_studio_placeholder),
     example={
         "api_url": "http://192.168.1.20:1234/v1/chat/completions",
@@ -316,7 +343,8 @@ OPENAI_COMPATIBLE = ProviderSpec(
     check=_check_other,
     settings_model=OpenAICompatibleSettings,
     secrets_model=OpenAICompatibleSecrets,
-    supported_backends=frozenset({CONNECTOR}),
+    supported_backends=frozenset({CONNECTOR, INFERENCE}),
+    inference=InferenceTarget("openai", _inference_payload),
     connector=ConnectorTarget(".gen-ai", _without_placeholder),
     example={
         "api_url": "https://gateway.example.com/v1/chat/completions",

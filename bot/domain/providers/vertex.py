@@ -19,7 +19,10 @@ from bot.domain.fields import (
 )
 from bot.domain.providers.spec import (
     CONNECTOR,
+    INFERENCE,
     ConnectorTarget,
+    InferencePayload,
+    InferenceTarget,
     ProviderSpec,
     Secrets,
     Settings,
@@ -190,6 +193,21 @@ EXAMPLE_KEY_FILE = {
     "client_email": "kibana-gemini@my-project-123.iam.gserviceaccount.com",
 }
 
+
+def inference_payload(settings: VertexSettings, secrets: VertexSecrets) -> InferencePayload:
+    """The `googlevertexai` service (Gemini mode): the key file as one JSON string."""
+    document = json.loads(secrets.credentials_json.get_secret_value())
+    service_settings = {
+        "service_account_json": json.dumps(document),
+        "project_id": settings.gcp_project_id,
+        "location": settings.gcp_region,
+        "model_id": settings.model,
+    }
+    return InferencePayload(
+        "googlevertexai", service_settings, secret_settings=frozenset({"service_account_json"})
+    )
+
+
 SPEC = ProviderSpec(
     key=Provider.VERTEX,
     label="Google Vertex AI (Gemini)",
@@ -198,8 +216,9 @@ SPEC = ProviderSpec(
     check=check,
     settings_model=VertexSettings,
     secrets_model=VertexSecrets,
-    supported_backends=frozenset({CONNECTOR}),
+    supported_backends=frozenset({CONNECTOR, INFERENCE}),
     connector=ConnectorTarget(".gemini", connector_payload),
+    inference=InferenceTarget("googlevertexai", inference_payload),
     example={
         "api_url": "https://us-central1-aiplatform.googleapis.com",
         "gcp_region": "us-central1",

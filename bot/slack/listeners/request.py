@@ -11,11 +11,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
+from bot.domain.backends import Backend
 from bot.domain.fields import SPACE_ID, SPACE_ID_RULE
 from bot.domain.providers import provider_spec
 from bot.domain.refs import normalise_reference
 from bot.errors import BotError
-from bot.services import catalog, intake, requests
+from bot.services import catalog, intake, requests, stack
 from bot.services.backends.base import BackendError
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
@@ -83,6 +84,7 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                     carried=forms.shared_values(view, spec),
                     unavailable=metadata.unavailable,
                     deprecated=metadata.deprecated,
+                    backend=metadata.backend_choice(),
                 ),
             )
         except SlackApiError as error:
@@ -112,12 +114,28 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             )
             _answer_managed_llm(deps, client, view_id=str(view["id"]))
             return
-        result = intake.vet_request(deps, spec, values, deprecated=metadata.deprecated)
+        backend = stack.request_backend(deps, spec.supported_backends)
+        if backend is None:
+            ack(
+                response_action="errors",
+                errors={
+                    BlockId.PROVIDER.value: f"{spec.label} cannot be provisioned on this stack "
+                    "(it needs an Elasticsearch inference endpoint)."
+                },
+            )
+            return
+        # A connector type's deprecation does not concern a request for an inference endpoint.
+        deprecated = metadata.deprecated if backend.backend is Backend.CONNECTOR else []
+        result = intake.vet_request(deps, spec, values, deprecated=deprecated)
         if result.draft is None:
             ack(response_action="errors", errors=forms.field_errors(spec, result.errors))
             return
         snapshot = requests.submit_request(
-            deps, result.draft, warnings=result.warnings, requested_by=str(body["user"]["id"])
+            deps,
+            result.draft,
+            warnings=result.warnings,
+            requested_by=str(body["user"]["id"]),
+            backend=backend,
         )
         ack(response_action="update", view=build_submitted_view(snapshot))
 
@@ -147,7 +165,10 @@ def _open_request_modal(
     # Only now, with the form on screen, ask Kibana what it can take (never before views.open:
     # the trigger id dies after 3 seconds).
     availability = catalog.connector_availability(deps)
-    if availability is None or not (availability.unavailable or availability.deprecated):
+    # Which back-end, and why: only when Elasticsearch is configured (else: as always).
+    backend = stack.stack_backend(deps) if deps.elasticsearch_quick is not None else None
+    noted = availability is not None and bool(availability.unavailable or availability.deprecated)
+    if not noted and backend is None:
         return
     view = opened["view"]
     try:
@@ -155,7 +176,10 @@ def _open_request_modal(
             view_id=view["id"],
             hash=view.get("hash"),
             view=build_request_view(
-                spec, unavailable=availability.unavailable, deprecated=availability.deprecated
+                spec,
+                unavailable=availability.unavailable if availability else None,
+                deprecated=availability.deprecated if availability else (),
+                backend=backend,
             ),
         )
     except SlackApiError as error:

@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
 )
 
+from bot.domain.backends import CLUSTER_WIDE_NOTE
 from bot.domain.enums import RequestStatus
 from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId
@@ -42,25 +43,41 @@ def card_text(snapshot: RequestSnapshot) -> str:
 
 def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
     """The card: who asks for what and why, its state, and buttons while it is pending."""
+    inference = snapshot.backend == "inference"
+    kind = f"inference: {snapshot.inference_service}" if inference else snapshot.connector_type_id
+    resource = "Inference endpoint" if inference else "Connector"
     details = [
         ("Requester", mention(snapshot.requested_by)),
-        ("Provider", f"{snapshot.provider_label} ({code(snapshot.connector_type_id)})"),
+        ("Provider", f"{snapshot.provider_label} ({code(kind)})"),
         ("Model", escape(snapshot.model or "Kibana's default")),
         ("Kibana space", code(snapshot.space_id)),
-        ("Connector", f"{escape(snapshot.connector_name)}\n{code(snapshot.kibana_connector_id)}"),
+        (resource, f"{escape(snapshot.connector_name)}\n{code(snapshot.kibana_connector_id)}"),
     ]
     if snapshot.api_url:
         details.append(("API URL", escape(truncate(snapshot.api_url, 300))))
+    if snapshot.backend_reason:
+        details.append(("Back-end", _backend_line(snapshot)))
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=f"LLM connector request {snapshot.reference}")),
         fields_section(details),
         section(f"*Why*\n{escape(truncate(snapshot.justification, 1500))}"),
     ]
+    if inference:
+        blocks.append(context(f":globe_with_meridians: {CLUSTER_WIDE_NOTE}"))
     blocks += [context(f":warning: {escape(warning)}") for warning in snapshot.warnings[:5]]
     blocks.append(section(status_line(snapshot)))
     if snapshot.status is S.PENDING:
         blocks.append(_decision_buttons(snapshot))
     return blocks
+
+
+def _backend_line(snapshot: RequestSnapshot) -> str:
+    name = (
+        "Elasticsearch inference endpoint"
+        if snapshot.backend == "inference"
+        else ("Kibana connector")
+    )
+    return f"{name}\n_{escape(truncate(snapshot.backend_reason or '', 400))}_"
 
 
 def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:

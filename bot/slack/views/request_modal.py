@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.backends import CLUSTER_WIDE_NOTE, Backend, BackendChoice, for_provider
 from bot.domain.enums import Provider
 from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, REASON_MAX, FieldSpec
 from bot.domain.providers import PROVIDERS, ProviderSpec
@@ -21,7 +22,16 @@ from bot.domain.schemas import RequestSnapshot
 from bot.services.catalog import ManagedLlm
 from bot.slack.ids import ActionId, BlockId, CallbackId, field_block_id
 from bot.slack.metadata import RejectMetadata, RequestFormMetadata, encode
-from bot.slack.views.common import code, context, escape, field_input, mention, option, section
+from bot.slack.views.common import (
+    code,
+    context,
+    escape,
+    field_input,
+    mention,
+    option,
+    section,
+    truncate,
+)
 
 COMMON_KEYS = frozenset(spec.key for spec in (*COMMON_FIELDS, JUSTIFICATION_FIELD))
 TITLE = "LLM connector request"
@@ -49,11 +59,13 @@ def build_request_view(
     carried: Mapping[str, str] | None = None,
     unavailable: Mapping[Provider, str] | None = None,
     deprecated: Collection[str] = (),
+    backend: BackendChoice | None = None,
 ) -> View:
     """The request form for ``spec``, prefilled with ``carried`` values.
 
     ``unavailable`` marks providers this Kibana can't take (with why); ``deprecated`` lists
-    connector types Kibana marks deprecated, which the API still creates.
+    connector types Kibana marks deprecated, which the API still creates; ``backend`` is the
+    stack's back-end and why (None when Elasticsearch is not configured: no line).
     """
     notes = dict(unavailable or {})
     blocks: list[Block] = [
@@ -65,6 +77,8 @@ def build_request_view(
     ]
     if spec.key in notes:
         blocks.append(context(f":no_entry: Not available: {escape(notes[spec.key])}."))
+    if backend is not None and spec.provisions:
+        blocks += backend_notes(spec, backend)
     if spec.connector_type_id in deprecated:
         blocks.append(
             context(
@@ -90,10 +104,37 @@ def build_request_view(
         submit=PlainTextObject(text="Submit request" if spec.provisions else "Check"),
         close=PlainTextObject(text="Cancel"),
         private_metadata=encode(
-            RequestFormMetadata(provider=spec.key, unavailable=notes, deprecated=sorted(deprecated))
+            RequestFormMetadata(
+                provider=spec.key,
+                unavailable=notes,
+                deprecated=sorted(deprecated),
+                backend=backend.backend if backend else None,
+                backend_reason=truncate(backend.reason, 300) if backend else None,
+            )
         ),
         blocks=blocks,
     )
+
+
+def backend_notes(spec: ProviderSpec[Any, Any], stack: BackendChoice) -> list[Block]:
+    """Which back-end this provider's request ends in on this stack, and why (shown only when
+    Elasticsearch is configured; the submission decides again with the operator's setting)."""
+    choice = for_provider(stack, spec.supported_backends)
+    if choice is None:
+        return [
+            context(
+                f":no_entry: {escape(spec.label)} cannot be provisioned here: "
+                f"{escape(stack.reason)}."
+            )
+        ]
+    if choice.backend is Backend.INFERENCE:
+        return [
+            context(
+                f":gear: Back-end: *Elasticsearch inference endpoint* ({escape(choice.reason)})."
+            ),
+            context(f":globe_with_meridians: {CLUSTER_WIDE_NOTE}"),
+        ]
+    return [context(f":gear: Back-end: *Kibana connector* ({escape(choice.reason)}).")]
 
 
 def _provider_select(spec: ProviderSpec[Any, Any], notes: Mapping[Provider, str]) -> InputBlock:

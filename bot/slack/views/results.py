@@ -52,21 +52,29 @@ def build_outcome_blocks(snapshot: RequestSnapshot) -> list[Block]:
     blocks: list[Block] = [section(f"{outcome_headline(snapshot)}\n{_subject(snapshot)}")]
     if outcome is None:
         return blocks
-    pairs = [("Stage", "connector test" if outcome.stage == "test" else "create connector")]
+    inference = snapshot.backend == "inference"
+    noun = "inference endpoint" if inference else "connector"
+    stage = f"{noun} test" if outcome.stage == "test" else f"create {noun}"
+    if inference and outcome.stage == "test":
+        stage += " (streamed)"
+    pairs = [("Stage", stage)]
     if outcome.duration_ms is not None:
         pairs.append(("Time taken", f"{outcome.duration_ms / 1000:.2f} s"))
     if snapshot.kibana_connector_id and snapshot.status is not S.FAILED:
-        pairs.append(("Connector id", code(snapshot.kibana_connector_id)))
+        label = "Inference id" if inference else "Connector id"
+        pairs.append((label, code(snapshot.kibana_connector_id)))
     if outcome.ok and outcome.reading:
         reading = outcome.reading
         pairs.append(("Model that answered", escape(reading.model or "not reported")))
         if reading.total_tokens is not None:
             pairs.append(("Tokens", _tokens(outcome)))
+        if reading.first_token_ms is not None:
+            pairs.append(("Time to first token", f"{reading.first_token_ms / 1000:.2f} s"))
     blocks.append(fields_section(pairs))
     if outcome.ok and outcome.reading and outcome.reading.reply:
         blocks.append(section(f"*Reply*\n>{escape(outcome.reading.reply)}"))
     if not outcome.ok:
-        blocks += _failure_blocks(outcome)
+        blocks += _failure_blocks(outcome, "Elasticsearch" if inference else "Kibana")
     return blocks
 
 
@@ -79,10 +87,10 @@ def _tokens(outcome: Outcome) -> str:
     return ", ".join(parts)
 
 
-def _failure_blocks(outcome: Outcome) -> list[Block]:
+def _failure_blocks(outcome: Outcome, who: str = "Kibana") -> list[Block]:
     said = []
     if outcome.message:
-        said.append(f"*Kibana said*\n{code_block(truncate(outcome.message, 1200))}")
+        said.append(f"*{who} said*\n{code_block(truncate(outcome.message, 1200))}")
     if outcome.service_message:
         said.append(f"*Service message*\n{code_block(truncate(outcome.service_message, 1200))}")
     blocks: list[Block] = [section("\n".join(said))] if said else []
