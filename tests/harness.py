@@ -50,6 +50,17 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 15.0, what: str
         time.sleep(0.02)
 
 
+def chosen_provider(view: dict[str, Any]) -> str | None:
+    """The provider a request form shows as chosen."""
+    for block in view.get("blocks", []):
+        if block.get("block_id") == "connector_request.provider":
+            element = block.get("element") or block.get("accessory") or {}
+            option = element.get("initial_option") or {}
+            value = option.get("value")
+            return str(value) if value is not None else None
+    return None
+
+
 def make_settings(
     database_url: str, slack: FakeSlack, kibana: FakeKibana, **overrides: Any
 ) -> Settings:
@@ -206,7 +217,15 @@ class BotHarness:
         )
         assert response.status_code == 200, response.text
         self.slack.wait_for("views.update", count=updates + 1)
-        return self.current_view(view["id"])
+
+        def switched() -> dict[str, Any] | None:
+            # The update counted above may be the bot's late redraw after opening (refused by
+            # Slack for its stale hash): wait until the form on screen shows the provider.
+            current = self.current_view(view["id"])
+            return current if chosen_provider(current) == provider else None
+
+        switched_view: dict[str, Any] = wait_until(switched, what=f"the {provider} form")
+        return switched_view
 
     def submit_form(
         self, view: dict[str, Any], values: dict[str, str], *, user: str = REQUESTER
