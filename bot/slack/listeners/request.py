@@ -27,6 +27,7 @@ from bot.slack.views.request_modal import (
     build_notice_view,
     build_request_view,
     build_submitted_view,
+    needs_inference,
 )
 from bot.slack.views.status import build_status_blocks
 
@@ -111,6 +112,10 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                 ),
             )
             _answer_managed_llm(deps, client, view_id=str(view["id"]))
+            return
+        if not spec.creates_connector and deps.elasticsearch is None:
+            # Inference-only providers need Elasticsearch; without it there are only connectors.
+            ack(response_action="errors", errors={BlockId.PROVIDER.value: needs_inference(spec)})
             return
         result = intake.vet_request(deps, spec, values, deprecated=metadata.deprecated)
         if result.draft is None:

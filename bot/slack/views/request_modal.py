@@ -17,6 +17,7 @@ from slack_sdk.models.views import View
 from bot.domain.enums import Provider
 from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, REASON_MAX, FieldSpec
 from bot.domain.providers import PROVIDERS, ProviderSpec
+from bot.domain.providers.spec import BackendKey
 from bot.domain.schemas import RequestSnapshot
 from bot.services.catalog import ManagedLlm
 from bot.slack.ids import ActionId, BlockId, CallbackId, field_block_id
@@ -49,11 +50,13 @@ def build_request_view(
     carried: Mapping[str, str] | None = None,
     unavailable: Mapping[Provider, str] | None = None,
     deprecated: Collection[str] = (),
+    backend: BackendKey | None = None,
 ) -> View:
     """The request form for ``spec``, prefilled with ``carried`` values.
 
     ``unavailable`` marks providers this Kibana can't take (with why); ``deprecated`` lists
-    connector types Kibana marks deprecated, which the API still creates.
+    connector types Kibana marks deprecated, which the API still creates; ``backend`` (when
+    known) leaves out of the provider menu the providers that back-end cannot create.
     """
     notes = dict(unavailable or {})
     blocks: list[Block] = [
@@ -61,7 +64,7 @@ def build_request_view(
             "Ask for an LLM connector in Kibana. An approver decides; the bot then creates it "
             "and tests it, and tells you the result."
         ),
-        _provider_select(spec, notes),
+        _provider_select(spec, notes, backend),
     ]
     if spec.key in notes:
         blocks.append(context(f":no_entry: Not available: {escape(notes[spec.key])}."))
@@ -96,11 +99,45 @@ def build_request_view(
     )
 
 
-def _provider_select(spec: ProviderSpec[Any, Any], notes: Mapping[Provider, str]) -> InputBlock:
+def offered_providers(
+    backend: BackendKey | None, *, chosen: Provider | None = None
+) -> list[ProviderSpec[Any, Any]]:
+    """The providers the menu offers on ``backend`` (all when it is not known yet): those
+    that back-end creates, those with nothing to create, and the chosen one whatever it is
+    (so the menu can show it selected)."""
+    return [
+        candidate
+        for candidate in PROVIDERS.values()
+        if backend is None
+        or backend in candidate.supported_backends
+        or not candidate.provisions
+        or candidate.key == chosen
+    ]
 
+
+def needs_inference(spec: ProviderSpec[Any, Any]) -> str:
+    """Why an inference-only provider cannot be requested where the bot has no Elasticsearch."""
+    return (
+        f"{spec.label} is only offered as an Elasticsearch inference endpoint, and this bot "
+        "has no Elasticsearch configured (ELASTICSEARCH_URL): pick a provider with a Kibana "
+        "connector, or ask the bot's operator."
+    )
+
+
+def _provider_select(
+    spec: ProviderSpec[Any, Any],
+    notes: Mapping[Provider, str],
+    backend: BackendKey | None = None,
+) -> InputBlock:
     options = []
-    for candidate in PROVIDERS.values():
+    for candidate in offered_providers(backend, chosen=spec.key):
         label = candidate.label + (" (unavailable)" if candidate.key in notes else "")
+        if (
+            backend is not None
+            and candidate.provisions
+            and backend not in candidate.supported_backends
+        ):
+            label += f" (not on the {backend} back-end)"
         options.append(option(candidate.key.value, label))
     chosen = next(o for o in options if o.value == spec.key.value)
     return InputBlock(

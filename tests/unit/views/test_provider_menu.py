@@ -1,0 +1,65 @@
+"""The provider menu of the request form, filtered by back-end: a pure view test (the form's
+blocks as Slack receives them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.domain.enums import Provider
+from bot.domain.providers import PROVIDERS, provider_spec
+from bot.domain.providers.spec import CONNECTOR, INFERENCE, BackendKey
+from bot.slack.ids import BlockId
+from bot.slack.views.request_modal import build_request_view, offered_providers
+
+INFERENCE_ONLY = {Provider.ANTHROPIC, Provider.MISTRAL, Provider.ELASTIC_INFERENCE}
+
+
+def _menu(view: dict[str, Any]) -> tuple[list[str], str, dict[str, str]]:
+    block = next(b for b in view["blocks"] if b.get("block_id") == BlockId.PROVIDER.value)
+    options = block["element"]["options"]
+    labels = {o["value"]: o["text"]["text"] for o in options}
+    return [o["value"] for o in options], block["element"]["initial_option"]["value"], labels
+
+
+def test_the_connector_back_end_does_not_offer_inference_only_providers() -> None:
+    view = build_request_view(provider_spec(Provider.OPENAI), backend=CONNECTOR).to_dict()
+    values, chosen, _labels = _menu(view)
+    assert chosen == Provider.OPENAI.value
+    assert not INFERENCE_ONLY & {Provider(v) for v in values}
+    assert Provider.ELASTIC_MANAGED.value in values, "nothing to create: always offered"
+    assert values == [p.value for p in PROVIDERS if p not in INFERENCE_ONLY], "order kept"
+
+
+def test_the_inference_back_end_offers_them() -> None:
+    view = build_request_view(provider_spec(Provider.OPENAI), backend=INFERENCE).to_dict()
+    values, _chosen, _labels = _menu(view)
+    assert {Provider(v) for v in values} >= INFERENCE_ONLY
+    for value in values:
+        spec = PROVIDERS[Provider(value)]
+        assert INFERENCE in spec.supported_backends or not spec.provisions or value == "openai"
+
+
+def test_an_unknown_back_end_offers_every_provider() -> None:
+    values, _chosen, labels = _menu(build_request_view(provider_spec(Provider.OPENAI)).to_dict())
+    assert values == [p.value for p in PROVIDERS]
+    assert not any("back-end" in label for label in labels.values())
+
+
+def test_a_chosen_provider_the_back_end_cannot_create_stays_selected_and_says_so() -> None:
+    view = build_request_view(provider_spec(Provider.ANTHROPIC), backend=CONNECTOR).to_dict()
+    values, chosen, labels = _menu(view)
+    assert chosen == Provider.ANTHROPIC.value
+    assert Provider.MISTRAL.value not in values
+    assert labels[Provider.ANTHROPIC.value] == "Anthropic (not on the connector back-end)"
+
+
+@pytest.mark.parametrize("backend", [None, CONNECTOR, INFERENCE])
+def test_offered_providers_is_the_registry_filtered(backend: BackendKey | None) -> None:
+    offered = offered_providers(backend)
+    assert [s.key for s in offered] == [
+        s.key
+        for s in PROVIDERS.values()
+        if backend is None or backend in s.supported_backends or not s.provisions
+    ]
