@@ -131,13 +131,15 @@ def _provider_select(
 ) -> InputBlock:
     options = []
     for candidate in offered_providers(backend, chosen=spec.key):
-        label = candidate.label + (" (unavailable)" if candidate.key in notes else "")
+        label = candidate.label
         if (
             backend is not None
             and candidate.provisions
             and backend not in candidate.supported_backends
         ):
-            label += f" (not on the {backend} back-end)"
+            label += f" (not on the {backend} back-end)"  # one note: options hold 75 characters
+        elif candidate.key in notes:
+            label += " (unavailable)"
         options.append(option(candidate.key.value, label))
     chosen = next(o for o in options if o.value == spec.key.value)
     return InputBlock(

@@ -63,3 +63,14 @@ def test_offered_providers_is_the_registry_filtered(backend: BackendKey | None) 
         for s in PROVIDERS.values()
         if backend is None or backend in s.supported_backends or not s.provisions
     ]
+
+
+@pytest.mark.parametrize("backend", [None, CONNECTOR, INFERENCE])
+def test_every_label_fits_a_slack_option_whatever_is_marked(backend: BackendKey | None) -> None:
+    for spec in PROVIDERS.values():
+        view = build_request_view(
+            spec, unavailable=dict.fromkeys(PROVIDERS, "disabled"), backend=backend
+        ).to_dict()
+        _values, chosen, labels = _menu(view)
+        assert chosen == spec.key.value
+        assert all(len(label) <= 75 for label in labels.values()), labels
