@@ -7,6 +7,7 @@ from typing import Annotated, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.enums import Provider
+from bot.domain.providers.spec import BackendKey
 
 M = TypeVar("M", bound=BaseModel)
 # A request's primary key: a SQL INTEGER. A button value holding 2**63 is not ours (and would
@@ -22,6 +23,7 @@ class RequestFormMetadata(BaseModel):
     provider: Provider
     unavailable: dict[Provider, str] = {}
     deprecated: list[str] = []
+    backend: BackendKey | None = None  # the menu's back-end, when known
 
 
 class RequestButton(BaseModel):

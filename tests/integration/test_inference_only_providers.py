@@ -4,6 +4,8 @@ and nothing is stored."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select
 
@@ -11,6 +13,7 @@ from bot.db.models import ConnectorRequest, Job
 from bot.db.session import session_scope
 from bot.domain.enums import Provider
 from bot.domain.providers import PROVIDERS
+from bot.slack.metadata import RequestFormMetadata, decode, encode
 from tests.harness import BotHarness
 from tests.unit.domain import samples
 
@@ -43,4 +46,42 @@ def test_without_elasticsearch_an_inference_only_provider_is_refused_under_the_m
     assert block_id == "connector_request.provider"
     assert PROVIDERS[provider].label in message
     assert "ELASTICSEARCH_URL" in message
+    assert _rows(bot) == before
+
+
+def _menu_values(view: dict[str, Any]) -> list[str]:
+    block = next(b for b in view["blocks"] if b.get("block_id") == "connector_request.provider")
+    return [o["value"] for o in block["element"]["options"]]
+
+
+def test_switching_provider_keeps_the_forms_back_end_filter(bot: BotHarness) -> None:
+    view = bot.open_form()
+    view["private_metadata"] = encode(
+        RequestFormMetadata(provider=Provider.OPENAI, backend="connector")
+    )
+    switched = bot.switch_provider(view, "bedrock")
+    offered = _menu_values(switched)
+    assert "bedrock" in offered
+    assert not {p.value for p in INFERENCE_ONLY} & set(offered)
+    metadata = decode(RequestFormMetadata, switched["private_metadata"])
+    assert metadata is not None
+    assert metadata.backend == "connector"
+
+
+def test_a_provider_the_forms_back_end_cannot_create_is_refused_at_submit(
+    bot: BotHarness,
+) -> None:
+    before = _rows(bot)
+    view = bot.open_form()
+    view = bot.switch_provider(view, "anthropic")  # a stale menu could still send it
+    view["private_metadata"] = encode(
+        RequestFormMetadata(provider=Provider.ANTHROPIC, backend="connector")
+    )
+    response = bot.submit_form(view, samples.valid_values(Provider.ANTHROPIC))
+    body = response.json()
+    assert body["response_action"] == "errors", body
+    assert body["errors"] == {
+        "connector_request.provider": "This form creates a Kibana connector, which Anthropic "
+        "cannot be: pick another provider."
+    }
     assert _rows(bot) == before

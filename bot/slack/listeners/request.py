@@ -28,6 +28,7 @@ from bot.slack.views.request_modal import (
     build_request_view,
     build_submitted_view,
     needs_inference,
+    not_on_backend,
 )
 from bot.slack.views.status import build_status_blocks
 
@@ -84,6 +85,7 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                     carried=forms.shared_values(view, spec),
                     unavailable=metadata.unavailable,
                     deprecated=metadata.deprecated,
+                    backend=metadata.backend,
                 ),
             )
         except SlackApiError as error:
@@ -112,6 +114,12 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                 ),
             )
             _answer_managed_llm(deps, client, view_id=str(view["id"]))
+            return
+        if metadata.backend and spec.provisions and metadata.backend not in spec.supported_backends:
+            ack(
+                response_action="errors",
+                errors={BlockId.PROVIDER.value: not_on_backend(spec, metadata.backend)},
+            )
             return
         if not spec.creates_connector and deps.elasticsearch is None:
             # Inference-only providers need Elasticsearch; without it there are only connectors.

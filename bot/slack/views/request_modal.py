@@ -93,7 +93,12 @@ def build_request_view(
         submit=PlainTextObject(text="Submit request" if spec.provisions else "Check"),
         close=PlainTextObject(text="Cancel"),
         private_metadata=encode(
-            RequestFormMetadata(provider=spec.key, unavailable=notes, deprecated=sorted(deprecated))
+            RequestFormMetadata(
+                provider=spec.key,
+                unavailable=notes,
+                deprecated=sorted(deprecated),
+                backend=backend,
+            )
         ),
         blocks=blocks,
     )
@@ -122,6 +127,12 @@ def needs_inference(spec: ProviderSpec[Any, Any]) -> str:
         "has no Elasticsearch configured (ELASTICSEARCH_URL): pick a provider with a Kibana "
         "connector, or ask the bot's operator."
     )
+
+
+def not_on_backend(spec: ProviderSpec[Any, Any], backend: BackendKey) -> str:
+    """Why a provider the form's back-end cannot create is refused at submit."""
+    kind = "a Kibana connector" if backend == "connector" else "an Elasticsearch inference endpoint"
+    return f"This form creates {kind}, which {spec.label} cannot be: pick another provider."
 
 
 def _provider_select(

@@ -11,6 +11,7 @@ from bot.domain.enums import Provider
 from bot.domain.providers import PROVIDERS, provider_spec
 from bot.domain.providers.spec import CONNECTOR, INFERENCE, BackendKey
 from bot.slack.ids import BlockId
+from bot.slack.metadata import RequestFormMetadata, decode
 from bot.slack.views.request_modal import build_request_view, offered_providers
 
 INFERENCE_ONLY = {Provider.ANTHROPIC, Provider.MISTRAL, Provider.ELASTIC_INFERENCE}
@@ -74,3 +75,12 @@ def test_every_label_fits_a_slack_option_whatever_is_marked(backend: BackendKey 
         _values, chosen, labels = _menu(view)
         assert chosen == spec.key.value
         assert all(len(label) <= 75 for label in labels.values()), labels
+
+
+@pytest.mark.parametrize("backend", [None, CONNECTOR, INFERENCE])
+def test_the_form_carries_its_back_end_in_its_metadata(backend: BackendKey | None) -> None:
+    view = build_request_view(provider_spec(Provider.MISTRAL), backend=backend).to_dict()
+    metadata = decode(RequestFormMetadata, view["private_metadata"])
+    assert metadata is not None
+    assert metadata.backend == backend
+    assert metadata.provider is Provider.MISTRAL
