@@ -32,6 +32,10 @@ class Provider(StrEnum):
     LM_STUDIO = "lm_studio"
     OPENAI_COMPATIBLE = "openai_compatible"
     ELASTIC_MANAGED = "elastic_managed"
+    # Only as Elasticsearch inference endpoints (no Kibana connector type exists for them).
+    ANTHROPIC = "anthropic"
+    MISTRAL = "mistral"
+    ELASTIC_INFERENCE = "elastic_inference"
 
 
 class Decision(StrEnum):

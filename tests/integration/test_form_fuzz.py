@@ -86,7 +86,7 @@ def test_any_form_gets_errors_or_is_accepted_and_a_refused_one_stores_nothing(
         assert set(errors) <= input_block_ids(provider), errors
         assert not any("Something went wrong" in m for m in errors.values()), errors
         assert after == before, f"a refused form stored something: {before} -> {after}"
-    elif PROVIDERS[provider].creates_connector:
+    elif PROVIDERS[provider].provisions:
         event("accepted")
         assert "is waiting for an approver" in json.dumps(body["view"])
         assert after[0] == before[0] + 1

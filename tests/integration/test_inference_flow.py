@@ -65,6 +65,8 @@ def test_each_inference_provider_becomes_a_tested_endpoint(
     es_bot: BotHarness, elasticsearch: FakeElasticsearch, provider: Provider
 ) -> None:
     bot = es_bot
+    # EIS models exist only on deployments that have the Elastic Inference Service.
+    elasticsearch.eis_enabled = provider is Provider.ELASTIC_INFERENCE
     spec = provider_spec(provider)
     view = bot.open_form()
     # With the form on screen the bot redraws it with the back-end line: wait for that first.

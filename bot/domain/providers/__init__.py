@@ -6,7 +6,17 @@ from typing import Any
 
 from bot.domain.enums import Provider
 from bot.domain.fields import COMMON_FIELDS
-from bot.domain.providers import azure, bedrock, elastic, openai, self_managed, vertex
+from bot.domain.providers import (
+    anthropic,
+    azure,
+    bedrock,
+    elastic,
+    elastic_inference,
+    mistral,
+    openai,
+    self_managed,
+    vertex,
+)
 from bot.domain.providers.spec import ProviderSpec
 
 PROVIDERS: dict[Provider, ProviderSpec[Any, Any]] = {
@@ -19,6 +29,9 @@ PROVIDERS: dict[Provider, ProviderSpec[Any, Any]] = {
         self_managed.VLLM,
         self_managed.LM_STUDIO,
         self_managed.OPENAI_COMPATIBLE,
+        anthropic.SPEC,
+        mistral.SPEC,
+        elastic_inference.SPEC,
         elastic.SPEC,
     )
 }

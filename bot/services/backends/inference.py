@@ -71,16 +71,18 @@ def differences(payload: InferencePayload, existing: InferenceEndpoint) -> list[
     return found
 
 
-def _error(error: ElasticsearchError) -> BackendError:
+def _error(error: ElasticsearchError, service: str | None = None) -> BackendError:
     if isinstance(error, ElasticsearchUnavailableError):
         return BackendUnavailableError(error.message, status=error.status)
     if isinstance(error, ProviderRejectedError):
         message = f"The provider refused the endpoint: {error.provider_message or error.message}"
-        hint = explain_inference_failure(error.provider_status, error.provider_message, message)
+        hint = explain_inference_failure(
+            service, error.provider_message, message, provider_status=error.provider_status
+        )
         return BackendError(message, status=error.status, hint=hint)
     texts = (error.message, *error.root_causes)
     return BackendError(
-        error.message, status=error.status, hint=explain_inference_failure(None, *texts)
+        error.message, status=error.status, hint=explain_inference_failure(service, *texts)
     )
 
 
@@ -118,7 +120,7 @@ class InferenceBackend:
         except ElasticsearchConflictError:
             pass
         except ElasticsearchError as error:
-            raise _error(error) from None
+            raise _error(error, payload.service) from None
         try:
             existing = self._es.get_endpoint(TASK, target.resource_id)
         except ElasticsearchError as error:
@@ -173,7 +175,9 @@ class InferenceBackend:
             ok=False,
             message=message,
             service_message=result.error_code,
-            hint=explain_inference_failure(result.status, message, result.error_code),
+            hint=explain_inference_failure(
+                None, message, result.error_code, provider_status=result.status
+            ),
         )
 
     def list(self, space_id: str) -> list[Resource]:

@@ -28,6 +28,7 @@ from bot.slack.views.request_modal import (
     build_notice_view,
     build_request_view,
     build_submitted_view,
+    needs_inference,
 )
 from bot.slack.views.status import build_status_blocks
 
@@ -119,7 +120,9 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             ack(
                 response_action="errors",
                 errors={
-                    BlockId.PROVIDER.value: f"{spec.label} cannot be provisioned on this stack "
+                    BlockId.PROVIDER.value: needs_inference(spec)
+                    if deps.elasticsearch is None
+                    else f"{spec.label} cannot be provisioned on this stack "
                     "(it needs an Elasticsearch inference endpoint)."
                 },
             )

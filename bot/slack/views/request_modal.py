@@ -18,6 +18,7 @@ from bot.domain.backends import CLUSTER_WIDE_NOTE, Backend, BackendChoice, for_p
 from bot.domain.enums import Provider
 from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, REASON_MAX, FieldSpec
 from bot.domain.providers import PROVIDERS, ProviderSpec
+from bot.domain.providers.spec import CONNECTOR, BackendKey
 from bot.domain.schemas import RequestSnapshot
 from bot.services.catalog import ManagedLlm
 from bot.slack.ids import ActionId, BlockId, CallbackId, field_block_id
@@ -65,7 +66,8 @@ def build_request_view(
 
     ``unavailable`` marks providers this Kibana can't take (with why); ``deprecated`` lists
     connector types Kibana marks deprecated, which the API still creates; ``backend`` is the
-    stack's back-end and why (None when Elasticsearch is not configured: no line).
+    stack's back-end and why (None when Elasticsearch is not configured: no line, and the
+    menu leaves out the providers only an inference endpoint can serve).
     """
     notes = dict(unavailable or {})
     blocks: list[Block] = [
@@ -73,7 +75,9 @@ def build_request_view(
             "Ask for an LLM connector in Kibana. An approver decides; the bot then creates it "
             "and tests it, and tells you the result."
         ),
-        _provider_select(spec, notes),
+        # Without Elasticsearch only connectors can be made; with it, a provider falls back
+        # to the back-end it supports (its notes say so) or is refused at submit.
+        _provider_select(spec, notes, CONNECTOR if backend is None else None),
     ]
     if spec.key in notes:
         blocks.append(context(f":no_entry: Not available: {escape(notes[spec.key])}."))
@@ -137,11 +141,53 @@ def backend_notes(spec: ProviderSpec[Any, Any], stack: BackendChoice) -> list[Bl
     return [context(f":gear: Back-end: *Kibana connector* ({escape(choice.reason)}).")]
 
 
-def _provider_select(spec: ProviderSpec[Any, Any], notes: Mapping[Provider, str]) -> InputBlock:
+def offered_providers(
+    backend: BackendKey | None, *, chosen: Provider | None = None
+) -> list[ProviderSpec[Any, Any]]:
+    """The providers the menu offers on ``backend`` (all when it is not known yet): those
+    that back-end creates, those with nothing to create, and the chosen one whatever it is
+    (so the menu can show it selected)."""
+    return [
+        candidate
+        for candidate in PROVIDERS.values()
+        if backend is None
+        or backend in candidate.supported_backends
+        or not candidate.provisions
+        or candidate.key == chosen
+    ]
 
+
+def needs_inference(spec: ProviderSpec[Any, Any]) -> str:
+    """Why an inference-only provider cannot be requested where the bot has no Elasticsearch."""
+    return (
+        f"{spec.label} is only offered as an Elasticsearch inference endpoint, and this bot "
+        "has no Elasticsearch configured (ELASTICSEARCH_URL): pick a provider with a Kibana "
+        "connector, or ask the bot's operator."
+    )
+
+
+def not_on_backend(spec: ProviderSpec[Any, Any], backend: BackendKey) -> str:
+    """Why a provider the form's back-end cannot create is refused at submit."""
+    kind = "a Kibana connector" if backend == "connector" else "an Elasticsearch inference endpoint"
+    return f"This form creates {kind}, which {spec.label} cannot be: pick another provider."
+
+
+def _provider_select(
+    spec: ProviderSpec[Any, Any],
+    notes: Mapping[Provider, str],
+    backend: BackendKey | None = None,
+) -> InputBlock:
     options = []
-    for candidate in PROVIDERS.values():
-        label = candidate.label + (" (unavailable)" if candidate.key in notes else "")
+    for candidate in offered_providers(backend, chosen=spec.key):
+        label = candidate.label
+        if (
+            backend is not None
+            and candidate.provisions
+            and backend not in candidate.supported_backends
+        ):
+            label += f" (not on the {backend} back-end)"  # one note: options hold 75 characters
+        elif candidate.key in notes:
+            label += " (unavailable)"
         options.append(option(candidate.key.value, label))
     chosen = next(o for o in options if o.value == spec.key.value)
     return InputBlock(

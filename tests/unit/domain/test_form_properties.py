@@ -66,23 +66,33 @@ def test_validation_never_raises_and_answers_errors_under_real_fields_or_a_draft
         return
     draft = result.draft
     assert draft is not None
-    payload = spec.connector_payload(draft)
+    type_id: str | None
+    if spec.connector is not None:
+        payload = spec.connector_payload(draft)
+        type_id, config, secrets = payload.type_id, payload.config, payload.secrets
+    else:  # inference only: the endpoint body, its secrets apart
+        inference = spec.inference_payload(draft)
+        body = inference.service_settings
+        type_id = None
+        config = {k: v for k, v in body.items() if k not in inference.secret_settings}
+        secrets = {k: body[k] for k in inference.secret_settings}
+        _storable(inference.task_settings)
     settings = draft.settings.model_dump(mode="json")
-    _storable([draft.name, draft.space_id, draft.justification, payload.config, settings])
+    _storable([draft.name, draft.space_id, draft.justification, config, settings])
     _storable(result.warnings)
     _storable(draft.secrets.reveal())
-    _storable(payload.secrets)
+    _storable(secrets)
     snapshot = RequestSnapshot(
         id=1,
         reference="REQ-7K3M9Q",
         status=RequestStatus.PENDING,
         provider=provider,
         provider_label=spec.label,
-        connector_type_id=payload.type_id,
+        connector_type_id=type_id,
         connector_name=draft.name,
         space_id=draft.space_id,
         kibana_connector_id="llm-x-abcdef",
-        config=payload.config,
+        config=config,
         justification=draft.justification,
         warnings=result.warnings,
         requested_by="UREQUESTER1",

@@ -199,17 +199,19 @@ def test_command_answers_escape_what_was_typed() -> None:
 def test_the_form_escapes_kibanas_reasons_and_keeps_typed_values_as_typed() -> None:
     from bot.domain.providers import PROVIDERS
 
+    # Kibana's reasons are only ever for providers with a connector type (services/catalog).
+    with_connector = [key for key, spec in PROVIDERS.items() if spec.connector_type_id]
     for spec in PROVIDERS.values():
         carried = {"name": HOSTILE, "justification": HOSTILE, "model": HOSTILE}
         view = build_request_view(
             spec,
             carried=carried,
-            unavailable=dict.fromkeys(PROVIDERS, HOSTILE),
+            unavailable=dict.fromkeys(with_connector, HOSTILE),
             deprecated=[".gen-ai"],
         ).to_dict()
         _assert_clean(view)
         # plain_text inputs show what was typed: not escaped, so not shown as &lt;…
-        if spec.creates_connector:
+        if spec.provisions:
             initial = [
                 b["element"].get("initial_value")
                 for b in view["blocks"]
