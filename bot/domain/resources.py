@@ -38,6 +38,7 @@ class Resource(BaseModel):
     preconfigured: bool = False
     type_deprecated: bool = False
     config: dict[str, Any] = {}
+    created_by_bot: bool = False  # its id is stored on one of the bot's request rows
 
 
 class TestRun(BaseModel):

@@ -10,6 +10,7 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.domain.enums import Notice, Provider, RequestStatus
+from bot.domain.resources import Resource
 from bot.domain.schemas import AuditEntry, KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.testing import TestReading as Reading
 from bot.kibana.models import Connector
@@ -182,6 +183,17 @@ def test_kibana_echoes_in_the_list_and_managed_llm_answers_are_escaped() -> None
     managed = resource_of(Connector(id=HOSTILE, name=HOSTILE, connector_type_id=".inference"))
     _assert_clean(build_managed_llm_view(ManagedLlm(managed)).to_dict())
     _assert_clean(build_managed_llm_view(ManagedLlm(None, HOSTILE)).to_dict())
+    endpoint = Resource(
+        backend="inference",
+        id=HOSTILE,
+        name=HOSTILE,
+        type_id=HOSTILE,
+        provider=HOSTILE,
+        model=HOSTILE,
+    )
+    _assert_clean(_message(*build_connector_list(HOSTILE, [endpoint], [HOSTILE])))
+    _assert_clean(build_managed_llm_view(ManagedLlm(None, endpoints=(endpoint,))).to_dict())
+    _assert_clean(build_managed_llm_view(ManagedLlm(None, endpoints_problem=HOSTILE)).to_dict())
 
 
 def test_command_answers_escape_what_was_typed() -> None:
