@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain.providers.spec import BackendKey
+from bot.domain.streaming_check import SecondCheckResult
 from bot.domain.testing import TestReading
 
 
@@ -52,3 +53,4 @@ class TestRun(BaseModel):
     message: str | None = None
     service_message: str | None = None
     hint: str | None = None
+    second_check: SecondCheckResult | None = None  # `.gen-ai`: invokeAI after a passing test
