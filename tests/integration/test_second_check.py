@@ -31,6 +31,7 @@ def test_a_passing_gen_ai_test_is_followed_by_invoke_ai_and_both_are_reported(
     assert row.status == "tested_ok", row.result
     assert row.kibana_connector_id is not None
     assert _sub_actions(bot, row.kibana_connector_id) == ["test", "invokeAI"]
+    assert row.result is not None
     check = row.result["second_check"]
     assert check["ok"] is True
     assert check["sub_action"] == "invokeAI"
@@ -50,6 +51,7 @@ def test_a_gateway_without_message_content_fails_the_second_check_and_so_the_tes
     reference = _approve(bot, Provider.OPENAI, "Second check fails")
     row = bot.wait_status(reference, "tested_ok", "test_failed", "failed")
     assert row.status == "test_failed", row.result
+    assert row.result is not None
     assert row.result["ok"] is False
     assert "invokeAI" in row.result["message"]
     assert row.result["hint"] == NO_CONTENT_HINT
@@ -66,4 +68,5 @@ def test_other_connector_types_have_no_second_check(bot: BotHarness) -> None:
     assert row.status == "tested_ok", row.result
     assert row.kibana_connector_id is not None
     assert _sub_actions(bot, row.kibana_connector_id) == ["test"]
+    assert row.result is not None
     assert row.result.get("second_check") is None
