@@ -9,6 +9,7 @@ from typing import Any, cast
 import pytest
 from slack_sdk import WebClient
 
+from bot.domain.devtools import EndpointDelivery
 from bot.domain.enums import Notice, Provider, RequestStatus
 from bot.domain.resources import Resource
 from bot.domain.schemas import AuditEntry, KibanaRetrying, Outcome, RequestSnapshot
@@ -21,6 +22,7 @@ from bot.slack.views import answers
 from bot.slack.views.approval_message import build_card_blocks, card_text, status_line
 from bot.slack.views.common import escape, to_dicts
 from bot.slack.views.connector_list import build_connector_list
+from bot.slack.views.devtools import build_devtools_message
 from bot.slack.views.preconfigured import build_yaml_message
 from bot.slack.views.request_modal import (
     build_managed_llm_view,
@@ -127,6 +129,14 @@ def test_status_yaml_and_modals_escape_every_hostile_text(snapshot: RequestSnaps
     ]
     _assert_clean(_message(*build_status_blocks(snapshot, history)))
     _assert_clean(_message(*build_yaml_message(snapshot, ["apiKey", HOSTILE])))
+    delivery = EndpointDelivery(
+        inference_id=HOSTILE,
+        service=HOSTILE,
+        service_settings={HOSTILE: HOSTILE, "api_key": "<api_key>"},
+        task_settings={HOSTILE: [HOSTILE]},
+        secret_keys=("api_key", HOSTILE),
+    )
+    _assert_clean(_message(*build_devtools_message(snapshot, delivery)))
     _assert_clean(build_submitted_view(snapshot).to_dict())
     _assert_clean(build_reject_view(snapshot).to_dict())
 
