@@ -12,6 +12,8 @@ from bot.domain.providers.spec import InferencePayload
 
 TASK_TYPE = "chat_completion"
 TERRAFORM_RESOURCE = "elasticstack_elasticsearch_inference_endpoint"
+# The decision reason a request delivered this way keeps (the results say how it was delivered).
+DELIVERED_REASON = "delivered as a Dev Tools request for an inference endpoint"
 
 
 @dataclass(frozen=True)

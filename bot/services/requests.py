@@ -13,7 +13,7 @@ from bot.db import queries
 from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
 from bot.deps import Deps
-from bot.domain.devtools import EndpointDelivery, endpoint_delivery
+from bot.domain.devtools import DELIVERED_REASON, EndpointDelivery, endpoint_delivery
 from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestStatus
 from bot.domain.providers import provider_spec
 from bot.domain.providers.spec import CONNECTOR, INFERENCE, BackendKey, ProviderDraft
@@ -254,7 +254,7 @@ def deliver_as_devtools(
         request_id=request_id,
         actor=actor,
         read=read,
-        reason="delivered as a Dev Tools request for an inference endpoint",
+        reason=DELIVERED_REASON,
         action=AuditAction.DELIVERED_AS_DEVTOOLS,
         decision_reason="delivered as a Dev Tools request",
     )

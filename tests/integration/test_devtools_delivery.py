@@ -76,7 +76,11 @@ def test_an_inference_request_is_delivered_as_its_devtools_request(
     assert "approval.approve" not in json.dumps(
         bot.slack.message(APPROVAL_CHANNEL, bot.card_for(reference)["ts"])
     )
-    assert bot.slack.messages_in(bot.slack.dm_channel_for(REQUESTER))
+    requester = json.dumps(bot.slack.messages_in(bot.slack.dm_channel_for(REQUESTER)))
+    assert "Dev Tools request" in requester
+    assert "kibana.yml" not in requester
+    card = json.dumps(bot.slack.message(APPROVAL_CHANNEL, bot.card_for(reference)["ts"]))
+    assert "delivered as a Dev Tools request" in card
 
 
 def test_a_connector_request_still_gets_the_kibana_yml_entry(bot: BotHarness) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
+from bot.domain.devtools import DELIVERED_REASON
 from bot.domain.enums import Notice, RequestStatus
 from bot.domain.schemas import KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.streaming_check import SecondCheckResult
@@ -31,6 +32,12 @@ def _subject(snapshot: RequestSnapshot) -> str:
 
 
 def outcome_headline(snapshot: RequestSnapshot) -> str:
+    if snapshot.status is S.DELIVERED and snapshot.decision_reason == DELIVERED_REASON:
+        return (
+            f":package: Approved by {mention(snapshot.decided_by or '')} as a Dev Tools "
+            "request: an Elasticsearch admin creates the inference endpoint (cluster-wide) with "
+            "it, then Kibana's AI features can use it."
+        )
     if snapshot.status is S.DELIVERED:
         return (
             f":package: Approved by {mention(snapshot.decided_by or '')} as a kibana.yml "
@@ -129,6 +136,8 @@ def outcome_text(snapshot: RequestSnapshot) -> str:
         S.EXPIRED: "expired",
         S.DELIVERED: "approved for delivery as a kibana.yml preconfigured connector",
     }.get(snapshot.status, snapshot.status.value)
+    if snapshot.status is S.DELIVERED and snapshot.decision_reason == DELIVERED_REASON:
+        headline = "approved for delivery as a Dev Tools request (inference endpoint)"
     return (
         f"{snapshot.reference}: {snapshot.provider_label} connector "
         f"“{escape(truncate(snapshot.connector_name, 80))}” for {mention(snapshot.requested_by)} "
