@@ -317,3 +317,15 @@ def purge_finished_jobs(*, session: Session, finished_before: datetime) -> int:
     )
     assert isinstance(result, CursorResult)  # noqa: S101 - DELETE always yields a cursor result
     return int(result.rowcount)
+
+
+def stored_resource_ids(*, session: Session, ids: Collection[str]) -> set[str]:
+    """Those of ``ids`` that a request row stored as the id of what it provisions."""
+    if not ids:
+        return set()
+    found = session.scalars(
+        select(ConnectorRequest.kibana_connector_id).where(
+            ConnectorRequest.kibana_connector_id.in_(list(ids))
+        )
+    )
+    return {value for value in found if value is not None}

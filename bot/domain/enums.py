@@ -87,3 +87,4 @@ class AuditAction(StrEnum):
     TESTED = "tested"
     SECRETS_ERASED = "secrets_erased"
     DELIVERED_AS_YAML = "delivered_as_yaml"
+    DELIVERED_AS_DEVTOOLS = "delivered_as_devtools"

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain.providers.spec import BackendKey
+from bot.domain.streaming_check import SecondCheckResult
 from bot.domain.testing import TestReading
 
 
@@ -38,6 +39,7 @@ class Resource(BaseModel):
     preconfigured: bool = False
     type_deprecated: bool = False
     config: dict[str, Any] = {}
+    created_by_bot: bool = False  # its id is stored on one of the bot's request rows
 
 
 class TestRun(BaseModel):
@@ -51,3 +53,4 @@ class TestRun(BaseModel):
     message: str | None = None
     service_message: str | None = None
     hint: str | None = None
+    second_check: SecondCheckResult | None = None  # `.gen-ai`: invokeAI after a passing test

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from bot.domain.enums import Provider, RequestStatus
+from bot.domain.streaming_check import SecondCheckResult
 from bot.domain.testing import TestReading
 
 
@@ -23,6 +24,7 @@ class Outcome(BaseModel):
     http_status: int | None = None
     unreachable: bool = False
     hint: str | None = None
+    second_check: SecondCheckResult | None = None
 
 
 class KibanaRetrying(BaseModel):

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
 
+from bot.db import queries
+from bot.db.session import session_scope
 from bot.deps import Deps
 from bot.domain.enums import Provider
 from bot.domain.providers import PROVIDERS
 from bot.domain.providers.elastic import MANAGED_IDS
+from bot.domain.providers.spec import INFERENCE
 from bot.domain.resources import Resource
+from bot.elasticsearch.errors import ElasticsearchError
+from bot.elasticsearch.models import InferenceEndpoint
 from bot.kibana.errors import KibanaError
 from bot.kibana.models import ConnectorType
 from bot.services.backends import connector_backend
@@ -17,6 +25,9 @@ from bot.services.backends.base import BackendError
 
 log = logging.getLogger(__name__)
 NOT_FOUND = 404
+CHAT_COMPLETION = "chat_completion"
+EIS_SERVICE = "elastic"
+NAME_CHECK_DEADLINE_SECONDS = 0.6  # both name checks together, before the ack
 
 
 @dataclass(frozen=True)
@@ -102,16 +113,104 @@ def check_name_in_kibana(deps: Deps, *, space_id: str, name: str) -> NameCheck:
     return NameCheck()
 
 
+def endpoint_resource(endpoint: InferenceEndpoint) -> Resource:
+    """An inference endpoint in the bot's terms (its task type stands for the connector type)."""
+    return Resource(
+        backend=INFERENCE,
+        id=endpoint.inference_id,
+        name=endpoint.display_name,
+        type_id=endpoint.task_type,
+        provider=endpoint.service,
+        model=endpoint.model,
+        preconfigured=endpoint.preconfigured,
+    )
+
+
+def list_chat_endpoints(deps: Deps) -> list[Resource] | None:
+    """The cluster's chat_completion endpoints, Elastic's preconfigured ones included; None
+    when Elasticsearch is not configured (raises ElasticsearchError)."""
+    client = deps.elasticsearch_quick
+    if client is None:
+        return None
+    return [endpoint_resource(e) for e in client.list_endpoints(CHAT_COMPLETION)]
+
+
+def check_name_in_elasticsearch(deps: Deps, *, name: str) -> NameCheck:
+    """Refuse a name an inference endpoint already uses as its id or display name (endpoints
+    are cluster-wide: any space's request clashes)."""
+    try:
+        endpoints = list_chat_endpoints(deps)
+    except ElasticsearchError as error:
+        log.warning("could not check endpoint names: %s", error.message)
+        return NameCheck(
+            warnings=[
+                f"The bot could not ask Elasticsearch whether “{name}” is already used by an "
+                f"inference endpoint ({error.message})."
+            ]
+        )
+    wanted = name.casefold()
+    for endpoint in endpoints or []:
+        if wanted in (endpoint.name.casefold(), endpoint.id.casefold()):
+            return NameCheck(
+                errors={
+                    "name": f"The cluster already has an inference endpoint "
+                    f"“{endpoint.name}” ({endpoint.id}, {endpoint.provider}): endpoints are "
+                    "cluster-wide, pick another name."
+                }
+            )
+    return NameCheck()
+
+
+def check_name(
+    deps: Deps,
+    *,
+    space_id: str,
+    name: str,
+    deadline: float = NAME_CHECK_DEADLINE_SECONDS,
+) -> NameCheck:
+    """The name against the space's connectors and, when Elasticsearch is configured, the
+    cluster's endpoints: both asked at once, within ``deadline`` in all (the quick Kibana
+    client has that deadline of its own); an endpoint answer that comes later is abandoned
+    and the request goes on with a warning."""
+    if deps.elasticsearch_quick is None:
+        return check_name_in_kibana(deps, space_id=space_id, name=name)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="name-check")
+    started = time.monotonic()
+    try:
+        es_future = pool.submit(check_name_in_elasticsearch, deps, name=name)
+        in_kibana = check_name_in_kibana(deps, space_id=space_id, name=name)
+        left = max(0.0, deadline - (time.monotonic() - started))
+        try:
+            in_es = es_future.result(timeout=left)
+        except FutureTimeoutError:
+            # Abandoned; its thread ends with the quick client's own timeouts.
+            log.warning("Elasticsearch did not answer the name check within %.1f s", deadline)
+            in_es = NameCheck(
+                warnings=[
+                    f"Elasticsearch did not answer in time ({deadline:g} s), so the bot could "
+                    f"not check whether “{name}” is already used by an inference endpoint."
+                ]
+            )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return NameCheck(
+        errors={**in_es.errors, **in_kibana.errors},
+        warnings=[*in_kibana.warnings, *in_es.warnings],
+    )
+
+
 @dataclass(frozen=True)
 class ManagedLlm:
-    """The answer about Elastic Managed LLM: the connector found, or why there is none."""
+    """The answer about Elastic Managed LLM: the connector found, or why there is none; and
+    the Elastic Inference Service chat endpoints of the cluster (9.4+ features use them)."""
 
     connector: Resource | None
     problem: str | None = None
+    endpoints: tuple[Resource, ...] = ()
+    endpoints_problem: str | None = None
 
 
-def find_managed_llm(deps: Deps, *, space_id: str) -> ManagedLlm:
-    """Look for Elastic's preconfigured `.inference` connector in the space."""
+def _managed_connector(deps: Deps, space_id: str) -> ManagedLlm:
     try:
         connectors = connector_backend(deps, quick=True).list(space_id)
     except BackendError as error:
@@ -128,7 +227,61 @@ def find_managed_llm(deps: Deps, *, space_id: str) -> ManagedLlm:
     return ManagedLlm(None)
 
 
+def find_managed_llm(deps: Deps, *, space_id: str) -> ManagedLlm:
+    """Look for Elastic's preconfigured `.inference` connector in the space and, when
+    Elasticsearch is configured, for the cluster's EIS (`elastic` service) chat endpoints."""
+    answer = _managed_connector(deps, space_id)
+    try:
+        endpoints = list_chat_endpoints(deps)
+    except ElasticsearchError as error:
+        log.warning("could not list the inference endpoints: %s", error.message)
+        return ManagedLlm(
+            answer.connector,
+            answer.problem,
+            endpoints_problem=f"Elasticsearch could not be asked: {error.message}",
+        )
+    if endpoints is None:
+        return answer
+    eis = tuple(e for e in endpoints if e.provider == EIS_SERVICE)
+    return ManagedLlm(answer.connector, answer.problem, endpoints=eis)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The `list` answer: the space's connectors, the cluster's chat endpoints when
+    Elasticsearch is configured, each marked when the bot created it; notes on what could not
+    be read."""
+
+    resources: list[Resource]
+    notes: list[str] = field(default_factory=list)
+
+
+def _mark_created(deps: Deps, resources: list[Resource]) -> list[Resource]:
+    with session_scope(deps.session_factory) as session:
+        ours = queries.stored_resource_ids(session=session, ids={r.id for r in resources})
+    return [
+        r.model_copy(update={"created_by_bot": True}) if r.id in ours and not r.preconfigured else r
+        for r in resources
+    ]
+
+
 def list_connectors(deps: Deps, *, space_id: str) -> list[Resource]:
     """The connectors of a space, preconfigured ones included (raises BackendError; status
     404 when the space does not exist)."""
     return connector_backend(deps, quick=True).list(space_id)
+
+
+def list_resources(deps: Deps, *, space_id: str) -> Listing:
+    """The space's connectors and the cluster's chat_completion endpoints (raises
+    BackendError when Kibana can't list the space; an Elasticsearch failure is a note)."""
+    resources = list_connectors(deps, space_id=space_id)
+    notes: list[str] = []
+    try:
+        endpoints = list_chat_endpoints(deps)
+    except ElasticsearchError as error:
+        log.warning("could not list the inference endpoints: %s", error.message)
+        notes.append(
+            f"Elasticsearch could not be asked for its inference endpoints: {error.message}"
+        )
+        endpoints = None
+    return Listing(resources=_mark_created(deps, resources + (endpoints or [])), notes=notes)

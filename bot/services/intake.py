@@ -16,7 +16,8 @@ def vet_request(
     deps: Deps, spec: ProviderSpec[Any, Any], values: FormValues, *, deprecated: Collection[str]
 ) -> ParseResult[Any, Any]:
     """The provider's parse (its checks and typed draft), then the name against open requests
-    and against Kibana's connectors in the space (which also proves the space exists)."""
+    and against Kibana's connectors in the space (which also proves the space exists) and the
+    cluster's inference endpoints, both asked at once under one deadline."""
     result = spec.parse(values)
     if result.draft is None:
         return result
@@ -25,7 +26,7 @@ def vet_request(
         return result.refused(
             "name", f"A request for “{name}” in space {space} is already open: pick another."
         )
-    found = catalog.check_name_in_kibana(deps, space_id=space, name=name)
+    found = catalog.check_name(deps, space_id=space, name=name)
     for key, message in found.errors.items():
         result = result.refused(key, message)
     result = result.warned(*found.warnings)

@@ -187,6 +187,7 @@ def run_connector_test(deps: Deps, job: JobContext) -> None:
         service_message=run.service_message,
         http_status=200,
         hint=run.hint,
+        second_check=run.second_check,
     )
     _record(deps, work, "test", job.attempt, outcome)
     _finish_test(deps, work, outcome)

@@ -14,9 +14,10 @@ from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
 from bot.deps import Deps
 from bot.domain.backends import Backend, BackendChoice
+from bot.domain.devtools import DELIVERED_REASON, EndpointDelivery, endpoint_delivery
 from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestStatus
 from bot.domain.providers import provider_spec
-from bot.domain.providers.spec import ProviderDraft
+from bot.domain.providers.spec import CONNECTOR, INFERENCE, BackendKey, ProviderDraft
 from bot.domain.refs import new_connector_id, new_reference
 from bot.domain.rules import REFUSAL_TEXT, decision_refusal
 from bot.domain.schemas import AuditEntry, RequestSnapshot
@@ -232,14 +233,81 @@ def deliver_as_yaml(
     """
     secret_names: list[str] = []
 
-    def apply(session: Session, now: datetime) -> bool:
-        row = _load(session, request_id)
+    def read(row: ConnectorRequest) -> None:
         if row.secrets_ciphertext is not None:
             payload = drafts.connector_payload(
                 drafts.stored_request(row), deps.secret_box.open(row.secrets_ciphertext)
             )
             secret_names.extend(sorted(payload.secrets))
-        reason = "delivered as a kibana.yml preconfigured connector"
+
+    snapshot = _deliver(
+        deps,
+        request_id=request_id,
+        actor=actor,
+        read=read,
+        reason="delivered as a kibana.yml preconfigured connector",
+        action=AuditAction.DELIVERED_AS_YAML,
+        decision_reason="delivered as kibana.yml",
+    )
+    return snapshot, secret_names
+
+
+def delivery_backend(deps: Deps, *, request_id: int) -> BackendKey:
+    """Which back-end a request's delivery is for: the one stored on its row."""
+    with session_scope(deps.session_factory) as session:
+        stored = _load(session, request_id).backend
+    return INFERENCE if stored == INFERENCE else CONNECTOR
+
+
+def deliver_as_devtools(
+    deps: Deps, *, request_id: int, actor: str
+) -> tuple[RequestSnapshot, EndpointDelivery]:
+    """Approve a pending request as the Dev Tools request that creates its inference endpoint
+    (under the id stored at submission) instead of creating it.
+
+    Returns the snapshot and the endpoint's body with every secret replaced by a placeholder;
+    the secrets themselves are erased, never handed out.
+    """
+    delivered: list[EndpointDelivery] = []
+
+    def read(row: ConnectorRequest) -> None:
+        if row.secrets_ciphertext is None or row.kibana_connector_id is None:
+            raise InvalidTransitionError(already_decided_text(to_snapshot(row)))
+        stored = drafts.stored_request(row)
+        draft = drafts.restore_draft(stored, deps.secret_box.open(row.secrets_ciphertext))
+        payload = provider_spec(draft.provider).inference_payload(draft)
+        delivered.append(endpoint_delivery(row.kibana_connector_id, payload))
+
+    snapshot = _deliver(
+        deps,
+        request_id=request_id,
+        actor=actor,
+        read=read,
+        reason=DELIVERED_REASON,
+        action=AuditAction.DELIVERED_AS_DEVTOOLS,
+        decision_reason="delivered as a Dev Tools request",
+    )
+    return snapshot, delivered[0]
+
+
+def _deliver(
+    deps: Deps,
+    *,
+    request_id: int,
+    actor: str,
+    read: Callable[[ConnectorRequest], None],
+    reason: str,
+    action: AuditAction,
+    decision_reason: str,
+) -> RequestSnapshot:
+    """Approve and deliver a pending request in one step (its secrets are erased); ``read``
+    takes what the approver is handed from the row first."""
+
+    def apply(session: Session, now: datetime) -> bool:
+        row = _load(session, request_id)
+        if row.status != S.PENDING.value:
+            return False
+        read(row)
         decided = {"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason}
         changed = move(
             session,
@@ -256,7 +324,7 @@ def deliver_as_yaml(
             sources=[S.APPROVED],
             target=S.DELIVERED,
             now=now,
-            action=AuditAction.DELIVERED_AS_YAML,
+            action=action,
             actor=actor,
         )
         if changed:
@@ -265,7 +333,7 @@ def deliver_as_yaml(
                 request_id=request_id,
                 decision=Decision.APPROVED.value,
                 actor=actor,
-                reason="delivered as kibana.yml",
+                reason=decision_reason,
             )
             announce(
                 session,
@@ -275,8 +343,7 @@ def deliver_as_yaml(
             )
         return changed
 
-    snapshot = _guarded_decision(deps, request_id=request_id, actor=actor, apply=apply)
-    return snapshot, secret_names
+    return _guarded_decision(deps, request_id=request_id, actor=actor, apply=apply)
 
 
 def cancel_request(deps: Deps, *, reference: str, actor: str) -> RequestSnapshot:

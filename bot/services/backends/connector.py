@@ -11,6 +11,7 @@ from bot.domain.connector_types import read_test_data, test_params
 from bot.domain.hints import explain_failure
 from bot.domain.providers.spec import CONNECTOR, BackendKey, ConnectorPayload
 from bot.domain.resources import Resource, Target, TestRun
+from bot.domain.streaming_check import read_second_check, second_check_params
 from bot.kibana.client import KibanaClient
 from bot.kibana.errors import (
     KibanaConflictError,
@@ -23,6 +24,10 @@ from bot.services import drafts
 from bot.services.backends.base import BackendError, BackendUnavailableError
 
 log = logging.getLogger(__name__)
+SECOND_CHECK_HINT = (
+    "AI Assistant would fail the same way: make sure the endpoint answers OpenAI chat "
+    "completions (the reply in choices[0].message.content) to Kibana's own requests."
+)
 
 
 def resource_of(connector: Connector) -> Resource:
@@ -115,12 +120,39 @@ class ConnectorBackend:
         if result.status == "ok":
             default_model: Any = target.config.get("defaultModel")
             reading = read_test_data(target.type_id, result.data, default_model=default_model)
-            return TestRun(ok=True, reading=reading)
+            return self._second_check(target, TestRun(ok=True, reading=reading))
         return TestRun(
             ok=False,
             message=result.message,
             service_message=result.service_message,
             hint=explain_failure(target.type_id, result.message, result.service_message),
+        )
+
+    def _second_check(self, target: Target, passed: TestRun) -> TestRun:
+        """After a passing test, the call AI features make (invokeAI for `.gen-ai`); when it
+        fails the test has failed, with its message and hint."""
+        params = second_check_params(target.type_id, target.config)
+        if params is None:
+            return passed
+        try:
+            result = self._kibana.execute_connector(target.space_id, target.resource_id, params)
+        except KibanaError as error:
+            raise _error(error, target.type_id) from None
+        check = read_second_check(
+            status=result.status,
+            data=result.data,
+            message=result.message,
+            service_message=result.service_message,
+        )
+        if check.ok:
+            return passed.model_copy(update={"second_check": check})
+        return TestRun(
+            ok=False,
+            reading=passed.reading,
+            message=f"The test passed, but {check.sub_action} (the call AI Assistant makes) "
+            f"failed: {check.message}",
+            hint=check.hint or SECOND_CHECK_HINT,
+            second_check=check,
         )
 
     def list(self, space_id: str) -> list[Resource]:

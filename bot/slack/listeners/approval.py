@@ -11,12 +11,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
 from bot.domain.fields import reason_problem
+from bot.domain.providers.spec import INFERENCE
 from bot.errors import BotError
 from bot.services import requests
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.metadata import RejectMetadata, RequestButton, decode
 from bot.slack.views.common import to_dicts
+from bot.slack.views.devtools import build_devtools_message
 from bot.slack.views.preconfigured import build_yaml_message
 from bot.slack.views.request_modal import build_reject_view
 
@@ -82,22 +84,31 @@ def register(app: App, deps: Deps) -> None:
             _tell(respond, STALE_BUTTON)
             return
         actor = str(body["user"]["id"])
+        # An inference-endpoint request is delivered as its Dev Tools request instead.
+        what = "kibana.yml entry"
         try:
-            snapshot, secret_names = requests.deliver_as_yaml(
-                deps, request_id=button.request_id, actor=actor
-            )
+            if requests.delivery_backend(deps, request_id=button.request_id) == INFERENCE:
+                what = "Dev Tools request"
+                snapshot, delivery = requests.deliver_as_devtools(
+                    deps, request_id=button.request_id, actor=actor
+                )
+                text, blocks = build_devtools_message(snapshot, delivery)
+            else:
+                snapshot, secret_names = requests.deliver_as_yaml(
+                    deps, request_id=button.request_id, actor=actor
+                )
+                text, blocks = build_yaml_message(snapshot, secret_names)
         except BotError as error:
             ack()
             _tell(respond, error.user_message)
             return
         ack()
-        text, blocks = build_yaml_message(snapshot, secret_names)
         try:
             client.chat_postMessage(channel=actor, text=text, blocks=to_dicts(blocks))
         except SlackApiError as error:
             _tell(
                 respond,
-                f"The kibana.yml entry could not be sent to you "
+                f"The {what} could not be sent to you "
                 f"({error.response.get('error')}); the request is marked delivered.",
             )
 

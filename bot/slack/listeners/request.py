@@ -201,14 +201,14 @@ def _answer_managed_llm(deps: Deps, client: WebClient, *, view_id: str) -> None:
 
 def _list_connectors(deps: Deps, respond: Respond, *, space_id: str) -> None:
     try:
-        connectors = catalog.list_connectors(deps, space_id=space_id)
+        listing = catalog.list_resources(deps, space_id=space_id)
     except BackendError as error:
         if error.status == catalog.NOT_FOUND:
             respond(text=answers.no_space_text(space_id))
         else:
             respond(text=answers.kibana_unreachable_text(error.message))
         return
-    text, blocks = build_connector_list(space_id, connectors)
+    text, blocks = build_connector_list(space_id, listing.resources, listing.notes)
     respond(text=text, blocks=to_dicts(blocks))
 
 

@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.backends import CLUSTER_WIDE_NOTE
+from bot.domain.devtools import DELIVERED_REASON
 from bot.domain.enums import RequestStatus
 from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId
@@ -156,4 +157,6 @@ def status_line(snapshot: RequestSnapshot) -> str:
         return ":heavy_minus_sign: Cancelled by the requester."
     if status is S.EXPIRED:
         return ":heavy_minus_sign: Expired: nobody decided in time."
+    if snapshot.decision_reason == DELIVERED_REASON:
+        return f":package: Approved{decided}; delivered as a Dev Tools request."
     return f":package: Approved{decided}; delivered as a kibana.yml entry."

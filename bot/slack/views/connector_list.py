@@ -1,6 +1,9 @@
-"""The `list` answer: the connectors a Kibana space already has."""
+"""The `list` answer: the connectors a Kibana space already has and, when Elasticsearch is
+configured, the cluster's chat_completion inference endpoints."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block
 
@@ -11,8 +14,15 @@ from bot.slack.views.common import code, context, escape, section, truncate
 MAX_LISTED = 40
 
 
+BACKEND_LABEL = {"connector": "Kibana connector", "inference": "inference endpoint"}
+
+
 def _describe(connector: Resource) -> str:
-    parts = [f"*{escape(truncate(connector.name, 80))}*", code(connector.type_id)]
+    parts = [
+        f"*{escape(truncate(connector.name, 80))}*",
+        code(connector.type_id),
+        BACKEND_LABEL[connector.backend],
+    ]
     if connector.provider:
         parts.append(escape(connector.provider))
     if connector.model:
@@ -20,15 +30,29 @@ def _describe(connector: Resource) -> str:
     parts.append("preconfigured" if connector.preconfigured else f"id {code(connector.id)}")
     if connector.type_deprecated:
         parts.append("type deprecated")
+    parts.append("created by the bot" if connector.created_by_bot else "not created by the bot")
     return " · ".join(parts)
 
 
-def build_connector_list(space_id: str, connectors: list[Resource]) -> tuple[str, list[Block]]:
-    """LLM connectors first, then the rest, at most MAX_LISTED lines."""
-    ordered = sorted(connectors, key=lambda c: (c.type_id not in CONNECTOR_TYPES, c.name))
+def _order(resource: Resource) -> tuple[bool, bool, str]:
+    llm = resource.backend == "inference" or resource.type_id in CONNECTOR_TYPES
+    return resource.backend == "inference", not llm, resource.name
+
+
+def build_connector_list(
+    space_id: str, connectors: list[Resource], notes: Sequence[str] = ()
+) -> tuple[str, list[Block]]:
+    """LLM connectors first, then the rest, then the cluster's endpoints, at most MAX_LISTED
+    lines; ``notes`` say what could not be read."""
+    ordered = sorted(connectors, key=_order)
+    footer = [context(escape(note)) for note in notes]
+    if any(r.backend == "inference" for r in ordered):
+        footer.append(
+            context("Connectors belong to one space; inference endpoints are cluster-wide.")
+        )
     if not ordered:
         text = f"Space {code(space_id)} has no connectors yet."
-        return text, [section(text)]
+        return text, [section(text), *footer]
     lines = [f"• {_describe(connector)}" for connector in ordered[:MAX_LISTED]]
     text = f"Connectors in space {escape(space_id)}: {len(ordered)}"
     blocks: list[Block] = [section(f"*Connectors in space {code(space_id)}* ({len(ordered)})")]
@@ -41,4 +65,4 @@ def build_connector_list(space_id: str, connectors: list[Resource]) -> tuple[str
     blocks.append(section("\n".join(chunk)))
     if len(ordered) > MAX_LISTED:
         blocks.append(context(f"…and {len(ordered) - MAX_LISTED} more (see Stack Management)."))
-    return text, blocks
+    return text, blocks + footer

@@ -249,7 +249,25 @@ def build_managed_llm_view(answer: ManagedLlm) -> View:
             "privilege. Ask your Elastic admin about eligibility, or request one of the other "
             "providers."
         )
-    return build_notice_view("Elastic Managed LLM", text)
+    return build_notice_view("Elastic Managed LLM", text + _eis_endpoints_text(answer))
+
+
+def _eis_endpoints_text(answer: ManagedLlm) -> str:
+    """The cluster's Elastic Inference Service chat endpoints (Kibana 9.4+ lists them beside
+    the connectors), or why they could not be read."""
+    if answer.endpoints_problem:
+        return f"\n\n:warning: {escape(answer.endpoints_problem)}"
+    if not answer.endpoints:
+        return ""
+    lines = [
+        f"• *{escape(e.name)}* ({code(e.id)}" + (f", model {escape(e.model)})" if e.model else ")")
+        for e in answer.endpoints
+    ]
+    return (
+        "\n\n:white_check_mark: Elastic Inference Service chat endpoints in this cluster "
+        "(cluster-wide; Kibana 9.4+ AI features list them beside the connectors):\n"
+        + "\n".join(lines)
+    )
 
 
 def build_reject_view(snapshot: RequestSnapshot) -> View:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block
 
+from bot.domain.devtools import DELIVERED_REASON
 from bot.domain.enums import Notice, RequestStatus
 from bot.domain.schemas import KibanaRetrying, Outcome, RequestSnapshot
+from bot.domain.streaming_check import SecondCheckResult
 from bot.slack.views.approval_message import status_line
 from bot.slack.views.common import (
     code,
@@ -30,6 +32,12 @@ def _subject(snapshot: RequestSnapshot) -> str:
 
 
 def outcome_headline(snapshot: RequestSnapshot) -> str:
+    if snapshot.status is S.DELIVERED and snapshot.decision_reason == DELIVERED_REASON:
+        return (
+            f":package: Approved by {mention(snapshot.decided_by or '')} as a Dev Tools "
+            "request: an Elasticsearch admin creates the inference endpoint (cluster-wide) with "
+            "it, then Kibana's AI features can use it."
+        )
     if snapshot.status is S.DELIVERED:
         return (
             f":package: Approved by {mention(snapshot.decided_by or '')} as a kibana.yml "
@@ -75,7 +83,33 @@ def build_outcome_blocks(snapshot: RequestSnapshot) -> list[Block]:
         blocks.append(section(f"*Reply*\n>{escape(outcome.reading.reply)}"))
     if not outcome.ok:
         blocks += _failure_blocks(outcome, "Elasticsearch" if inference else "Kibana")
+    if outcome.second_check is not None:
+        blocks += _second_check_blocks(outcome.second_check)
     return blocks
+
+
+def _second_check_blocks(check: SecondCheckResult) -> list[Block]:
+    """The second check (`.gen-ai`: invokeAI): how it went, and what it does and does not
+    prove (Kibana's API cannot return a stream, so SSE through a proxy is not checked)."""
+    if not check.ok:
+        return [
+            section(
+                f":x: *Second check ({check.sub_action})* failed: "
+                f"{escape(check.message or 'no reason given')}"
+            ),
+            context(escape(check.not_proven)),
+        ]
+    lines = [
+        f":white_check_mark: *Second check ({check.sub_action})* passed: {escape(check.proves)}"
+    ]
+    if check.reply:
+        lines.append(f">{escape(check.reply)}")
+    if check.total_tokens is not None:
+        tokens = f"{check.total_tokens} total"
+        if check.prompt_tokens is not None and check.completion_tokens is not None:
+            tokens += f", {check.prompt_tokens} prompt + {check.completion_tokens} completion"
+        lines.append(f"Tokens: {tokens}")
+    return [section("\n".join(lines)), context(f":warning: {escape(check.not_proven)}")]
 
 
 def _tokens(outcome: Outcome) -> str:
@@ -110,6 +144,8 @@ def outcome_text(snapshot: RequestSnapshot) -> str:
         S.EXPIRED: "expired",
         S.DELIVERED: "approved for delivery as a kibana.yml preconfigured connector",
     }.get(snapshot.status, snapshot.status.value)
+    if snapshot.status is S.DELIVERED and snapshot.decision_reason == DELIVERED_REASON:
+        headline = "approved for delivery as a Dev Tools request (inference endpoint)"
     return (
         f"{snapshot.reference}: {snapshot.provider_label} connector "
         f"“{escape(truncate(snapshot.connector_name, 80))}” for {mention(snapshot.requested_by)} "

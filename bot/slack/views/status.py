@@ -21,6 +21,7 @@ WHAT = {
     "tested": "connector tested",
     "secrets_erased": "secrets erased",
     "delivered_as_yaml": "delivered as kibana.yml",
+    "delivered_as_devtools": "delivered as a Dev Tools request",
 }
 MAX_EVENTS = 40
 

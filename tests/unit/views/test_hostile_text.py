@@ -9,7 +9,9 @@ from typing import Any, cast
 import pytest
 from slack_sdk import WebClient
 
+from bot.domain.devtools import EndpointDelivery
 from bot.domain.enums import Notice, Provider, RequestStatus
+from bot.domain.resources import Resource
 from bot.domain.schemas import AuditEntry, KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.testing import TestReading as Reading
 from bot.kibana.models import Connector
@@ -20,6 +22,7 @@ from bot.slack.views import answers
 from bot.slack.views.approval_message import build_card_blocks, card_text, status_line
 from bot.slack.views.common import escape, to_dicts
 from bot.slack.views.connector_list import build_connector_list
+from bot.slack.views.devtools import build_devtools_message
 from bot.slack.views.preconfigured import build_yaml_message
 from bot.slack.views.request_modal import (
     build_managed_llm_view,
@@ -126,6 +129,14 @@ def test_status_yaml_and_modals_escape_every_hostile_text(snapshot: RequestSnaps
     ]
     _assert_clean(_message(*build_status_blocks(snapshot, history)))
     _assert_clean(_message(*build_yaml_message(snapshot, ["apiKey", HOSTILE])))
+    delivery = EndpointDelivery(
+        inference_id=HOSTILE,
+        service=HOSTILE,
+        service_settings={HOSTILE: HOSTILE, "api_key": "<api_key>"},
+        task_settings={HOSTILE: [HOSTILE]},
+        secret_keys=("api_key", HOSTILE),
+    )
+    _assert_clean(_message(*build_devtools_message(snapshot, delivery)))
     _assert_clean(build_submitted_view(snapshot).to_dict())
     _assert_clean(build_reject_view(snapshot).to_dict())
 
@@ -182,6 +193,17 @@ def test_kibana_echoes_in_the_list_and_managed_llm_answers_are_escaped() -> None
     managed = resource_of(Connector(id=HOSTILE, name=HOSTILE, connector_type_id=".inference"))
     _assert_clean(build_managed_llm_view(ManagedLlm(managed)).to_dict())
     _assert_clean(build_managed_llm_view(ManagedLlm(None, HOSTILE)).to_dict())
+    endpoint = Resource(
+        backend="inference",
+        id=HOSTILE,
+        name=HOSTILE,
+        type_id=HOSTILE,
+        provider=HOSTILE,
+        model=HOSTILE,
+    )
+    _assert_clean(_message(*build_connector_list(HOSTILE, [endpoint], [HOSTILE])))
+    _assert_clean(build_managed_llm_view(ManagedLlm(None, endpoints=(endpoint,))).to_dict())
+    _assert_clean(build_managed_llm_view(ManagedLlm(None, endpoints_problem=HOSTILE)).to_dict())
 
 
 def test_command_answers_escape_what_was_typed() -> None:
