@@ -110,21 +110,7 @@ def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
                 value=value,
                 style="danger",
             ),
-            ButtonElement(
-                text=PlainTextObject(text="Deliver as kibana.yml"),
-                action_id=ActionId.DELIVER_YAML.value,
-                value=value,
-                confirm=ConfirmObject(
-                    title=PlainTextObject(text="Deliver as kibana.yml?"),
-                    text=MarkdownTextObject(
-                        text="For a self-managed stack: you get the preconfigured-connector "
-                        "entry and keystore commands privately; nothing is created through the "
-                        "API. Kibana must be restarted; not available on serverless."
-                    ),
-                    confirm=PlainTextObject(text="Deliver"),
-                    deny=PlainTextObject(text="Back"),
-                ),
-            ),
+            _delivery_button(snapshot, value),
         ],
     )
 
@@ -160,3 +146,32 @@ def status_line(snapshot: RequestSnapshot) -> str:
     if snapshot.decision_reason == DELIVERED_REASON:
         return f":package: Approved{decided}; delivered as a Dev Tools request."
     return f":package: Approved{decided}; delivered as a kibana.yml entry."
+
+
+def _delivery_button(snapshot: RequestSnapshot, value: str) -> ButtonElement:
+    """Deliver instead of creating: a kibana.yml entry for a connector, the Dev Tools request
+    (and Terraform resource) for an inference endpoint."""
+    if snapshot.backend == "inference":
+        label, detail = (
+            "Deliver as Dev Tools request",
+            "You get the `PUT _inference/chat_completion/…` request and a Terraform resource "
+            "privately, secrets as placeholders; nothing is created by the bot.",
+        )
+    else:
+        label, detail = (
+            "Deliver as kibana.yml",
+            "For a self-managed stack: you get the preconfigured-connector entry and keystore "
+            "commands privately; nothing is created through the API. Kibana must be restarted; "
+            "not available on serverless.",
+        )
+    return ButtonElement(
+        text=PlainTextObject(text=label),
+        action_id=ActionId.DELIVER_YAML.value,
+        value=value,
+        confirm=ConfirmObject(
+            title=PlainTextObject(text="Deliver instead?"),
+            text=MarkdownTextObject(text=detail),
+            confirm=PlainTextObject(text="Deliver"),
+            deny=PlainTextObject(text="Back"),
+        ),
+    )

@@ -44,13 +44,22 @@ def outcome_headline(snapshot: RequestSnapshot) -> str:
             "preconfigured connector: a Kibana admin adds it to kibana.yml and restarts Kibana, "
             "then it appears in every space."
         )
+    noun, who = _made_by(snapshot)
     if snapshot.status is S.TESTED_OK:
-        return ":large_green_circle: Connector created and tested: it works."
+        return f":large_green_circle: {noun.capitalize()} created and tested: it works."
     if snapshot.status is S.TEST_FAILED:
-        return ":warning: Connector created, but its test failed."
+        return f":warning: {noun.capitalize()} created, but its test failed."
     if snapshot.outcome and snapshot.outcome.unreachable:
-        return ":x: Kibana could not be reached: the connector was not created."
-    return ":x: Kibana did not create the connector."
+        return f":x: {who} could not be reached: the {noun} was not created."
+    return f":x: {who} did not create the {noun}."
+
+
+def _made_by(snapshot: RequestSnapshot) -> tuple[str, str]:
+    """What the request makes, and who makes it: a connector in Kibana, or an inference
+    endpoint in Elasticsearch."""
+    if snapshot.backend == "inference":
+        return "inference endpoint", "Elasticsearch"
+    return "connector", "Kibana"
 
 
 def build_outcome_blocks(snapshot: RequestSnapshot) -> list[Block]:
@@ -204,13 +213,14 @@ def kibana_retrying_message(
     snapshot: RequestSnapshot, retrying: KibanaRetrying, *, in_thread: bool
 ) -> tuple[str, list[Block]]:
     """Kibana failed a step: what failed, that the bot keeps trying, and until when."""
-    step = "testing the connector" if retrying.stage == "test" else "creating the connector"
+    noun, who = _made_by(snapshot)
+    step = f"testing the {noun}" if retrying.stage == "test" else f"creating the {noun}"
     until = f"until {slack_date(retrying.until)}" if retrying.until is not None else "for a while"
     where = "here" if in_thread else "in a DM"
     text = (
-        f":hourglass_flowing_sand: {_subject(snapshot)}: Kibana failed while {step}: "
+        f":hourglass_flowing_sand: {_subject(snapshot)}: {who} failed while {step}: "
         f"{escape(truncate(retrying.reason, 500))}\n"
         f"The bot keeps trying {until} and will post the result {where}."
     )
-    fallback = f"{snapshot.reference}: Kibana failed while {step}; the bot keeps trying {until}."
+    fallback = f"{snapshot.reference}: {who} failed while {step}; the bot keeps trying {until}."
     return fallback, [section(text)]
