@@ -19,7 +19,8 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.db.models import ConnectorRequest, ProvisioningAttempt
+from bot.db import queries
+from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
 from bot.runtime import Runtime, build_runtime
 from bot.server import make_server, stop_server
@@ -308,11 +309,7 @@ class BotHarness:
         """The Kibana attempts recorded for a request: (operation, outcome, HTTP status)."""
         request_id = self.request_row(reference).id
         with session_scope(self.deps.session_factory) as session:
-            rows = session.scalars(
-                select(ProvisioningAttempt)
-                .where(ProvisioningAttempt.request_id == request_id)
-                .order_by(ProvisioningAttempt.id)
-            ).all()
+            rows = queries.list_attempts(session=session, request_id=request_id)
             return [(row.operation, row.outcome, row.http_status) for row in rows]
 
     def wait_status(

@@ -6,14 +6,37 @@ from collections.abc import Collection
 from typing import Any
 
 from bot.deps import Deps
+from bot.domain.backends import Backend, BackendChoice
 from bot.domain.fields import FormValues
 from bot.domain.providers import ProviderSpec
 from bot.domain.providers.spec import ParseResult
-from bot.services import catalog, requests
+from bot.services import catalog, requests, stack
+
+
+def choose_backend(deps: Deps, spec: ProviderSpec[Any, Any]) -> BackendChoice | str:
+    """Where this provider's request ends on this stack, or why it cannot be requested here."""
+    backend = stack.request_backend(deps, spec.supported_backends)
+    if backend is not None:
+        return backend
+    if deps.elasticsearch is None:
+        return (
+            f"{spec.label} is only offered as an Elasticsearch inference endpoint, and this bot "
+            "has no Elasticsearch configured (ELASTICSEARCH_URL): pick a provider with a Kibana "
+            "connector, or ask the bot's operator."
+        )
+    return (
+        f"{spec.label} cannot be provisioned on this stack (it needs an Elasticsearch "
+        "inference endpoint)."
+    )
 
 
 def vet_request(
-    deps: Deps, spec: ProviderSpec[Any, Any], values: FormValues, *, deprecated: Collection[str]
+    deps: Deps,
+    spec: ProviderSpec[Any, Any],
+    values: FormValues,
+    *,
+    deprecated: Collection[str],
+    backend: BackendChoice | None = None,
 ) -> ParseResult[Any, Any]:
     """The provider's parse (its checks and typed draft), then the name against open requests
     and against Kibana's connectors in the space (which also proves the space exists) and the
@@ -30,7 +53,9 @@ def vet_request(
     for key, message in found.errors.items():
         result = result.refused(key, message)
     result = result.warned(*found.warnings)
-    if result.ok and spec.connector_type_id in deprecated:
+    # A connector type's deprecation does not concern a request for an inference endpoint.
+    on_connector = backend is None or backend.backend is Backend.CONNECTOR
+    if result.ok and on_connector and spec.connector_type_id in deprecated:
         result = result.warned(
             f"Kibana marks {spec.connector_type_id} connectors deprecated (9.5+); the API "
             "still creates them."

@@ -11,7 +11,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
-from bot.domain.backends import Backend
 from bot.domain.fields import SPACE_ID, SPACE_ID_RULE
 from bot.domain.providers import provider_spec
 from bot.domain.refs import normalise_reference
@@ -28,7 +27,6 @@ from bot.slack.views.request_modal import (
     build_notice_view,
     build_request_view,
     build_submitted_view,
-    needs_inference,
 )
 from bot.slack.views.status import build_status_blocks
 
@@ -115,21 +113,13 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             )
             _answer_managed_llm(deps, client, view_id=str(view["id"]))
             return
-        backend = stack.request_backend(deps, spec.supported_backends)
-        if backend is None:
-            ack(
-                response_action="errors",
-                errors={
-                    BlockId.PROVIDER.value: needs_inference(spec)
-                    if deps.elasticsearch is None
-                    else f"{spec.label} cannot be provisioned on this stack "
-                    "(it needs an Elasticsearch inference endpoint)."
-                },
-            )
+        backend = intake.choose_backend(deps, spec)
+        if isinstance(backend, str):
+            ack(response_action="errors", errors={BlockId.PROVIDER.value: backend})
             return
-        # A connector type's deprecation does not concern a request for an inference endpoint.
-        deprecated = metadata.deprecated if backend.backend is Backend.CONNECTOR else []
-        result = intake.vet_request(deps, spec, values, deprecated=deprecated)
+        result = intake.vet_request(
+            deps, spec, values, deprecated=metadata.deprecated, backend=backend
+        )
         if result.draft is None:
             ack(response_action="errors", errors=forms.field_errors(spec, result.errors))
             return

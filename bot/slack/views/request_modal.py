@@ -157,21 +157,6 @@ def offered_providers(
     ]
 
 
-def needs_inference(spec: ProviderSpec[Any, Any]) -> str:
-    """Why an inference-only provider cannot be requested where the bot has no Elasticsearch."""
-    return (
-        f"{spec.label} is only offered as an Elasticsearch inference endpoint, and this bot "
-        "has no Elasticsearch configured (ELASTICSEARCH_URL): pick a provider with a Kibana "
-        "connector, or ask the bot's operator."
-    )
-
-
-def not_on_backend(spec: ProviderSpec[Any, Any], backend: BackendKey) -> str:
-    """Why a provider the form's back-end cannot create is refused at submit."""
-    kind = "a Kibana connector" if backend == "connector" else "an Elasticsearch inference endpoint"
-    return f"This form creates {kind}, which {spec.label} cannot be: pick another provider."
-
-
 def _provider_select(
     spec: ProviderSpec[Any, Any],
     notes: Mapping[Provider, str],
