@@ -14,6 +14,7 @@ from bot.crypto import SecretBox
 from bot.db.base import utcnow
 from bot.db.session import SessionFactory
 from bot.domain.backends import BackendSetting
+from bot.domain.policy.model import PolicyDocument
 from bot.elasticsearch.client import ElasticsearchClient
 from bot.kibana.client import KibanaClient
 from bot.priority import AckGate
@@ -63,6 +64,8 @@ class Deps:
     secret_box: SecretBox
     notifier: Notifier
     policy: Policy
+    # Targets, rules, reminders and lifecycle: POLICY_FILE, or built from the environment.
+    governance: PolicyDocument
     clock: Callable[[], datetime] = utcnow
     wake_event: threading.Event = field(default_factory=threading.Event)
     connector_types: TtlValue = field(default_factory=lambda: TtlValue(60.0))

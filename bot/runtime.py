@@ -19,6 +19,8 @@ from bot.db import queries
 from bot.db.migrate import upgrade_database
 from bot.db.session import database_answers, make_engine, make_session_factory, session_scope
 from bot.deps import Deps, Policy
+from bot.domain.policy.model import PolicyDocument, environment_policy
+from bot.domain.targets import DEFAULT_TARGET, Target
 from bot.elasticsearch.client import ElasticsearchClient
 from bot.elasticsearch.client import make_http_client as make_es_http_client
 from bot.kibana.client import KibanaClient, make_http_client
@@ -88,6 +90,18 @@ def policy_from(settings: Settings) -> Policy:
     )
 
 
+def governance_from(settings: Settings) -> PolicyDocument:
+    """The policy without POLICY_FILE: one target from KIBANA_URL, APPROVERS, one approval."""
+    target = Target(
+        key=DEFAULT_TARGET,
+        kibana_url=settings.kibana_base_url,
+        elasticsearch_url=settings.elasticsearch_base_url,
+    )
+    return environment_policy(
+        target, settings.approvers, request_ttl=timedelta(hours=settings.request_ttl_hours)
+    )
+
+
 def _elasticsearch_clients(
     settings: Settings,
 ) -> tuple[ElasticsearchClient | None, ElasticsearchClient | None]:
@@ -152,6 +166,7 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
             slash_command=settings.slash_command,
         ),
         policy=policy_from(settings),
+        governance=governance_from(settings),
         elasticsearch=elasticsearch,
         elasticsearch_quick=elasticsearch_quick,
     )
