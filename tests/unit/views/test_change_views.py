@@ -131,15 +131,15 @@ def test_the_retire_confirmation_names_what_goes_and_reads_the_reason() -> None:
 
 def test_the_diff_block_shows_old_and_new_and_never_a_secret() -> None:
     diff = [SettingChange("Model", "gpt-4.1", "gpt-4o"), SettingChange("Project id", "", "p")]
-    blocks = to_dicts(change_diff_blocks("change", diff, resource_id="llm-x"))
-    text = blocks[0]["text"]["text"]
+    text = _text(change_diff_blocks("change", diff, resource_id="llm-x"))
     assert "*Change of an existing connector* `llm-x`" in text
     assert "• *Model*: `gpt-4.1` → `gpt-4o`" in text
     assert "• *Project id*: _(none)_ → `p`" in text
-    rotation = to_dicts(change_diff_blocks("rotate", [], resource_id="llm-x"))
-    assert "key rotation" in rotation[0]["text"]["text"]
+    assert "key rotation" in _text(change_diff_blocks("rotate", [], resource_id="llm-x"))
     many = [SettingChange(f"F{i}", "a", "b") for i in range(25)]
-    assert (
-        "…and 5 more"
-        in to_dicts(change_diff_blocks("change", many, resource_id="x"))[0]["text"]["text"]
-    )
+    assert "…and 5 more" in _text(change_diff_blocks("change", many, resource_id="x"))
+
+
+def _text(blocks: list[Any]) -> str:
+    first: dict[str, Any] = to_dicts(blocks)[0]
+    return str(first["text"]["text"])

@@ -326,5 +326,5 @@ def test_change_modals_and_the_diff_block_escape_every_hostile_text() -> None:
             )
     diff = [SettingChange(HOSTILE, HOSTILE, HOSTILE_URL), SettingChange(HOSTILE, "", HOSTILE)]
     for kind in ("rotate", "change"):
-        blocks = change_diff_blocks(kind, diff, resource_id=HOSTILE)  # type: ignore[arg-type]
+        blocks = change_diff_blocks(kind, diff, resource_id=HOSTILE)
         _assert_clean({"blocks": to_dicts(blocks)})
