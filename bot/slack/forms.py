@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.domain.enums import Provider
 from bot.domain.fields import FormValues
+from bot.domain.lifetime import LIFETIME_KEY, LifetimeChoice, read_choice
 from bot.domain.providers import ProviderSpec, provider_spec
 from bot.slack.ids import BlockId, field_block_id, field_key
 from bot.slack.metadata import ChangeFormMetadata, RequestFormMetadata, RetireMetadata, decode
@@ -94,7 +95,16 @@ def shared_values(view: dict[str, Any], target: ProviderSpec[Any, Any]) -> dict[
         value = typed.get(block_id_for(target, spec.key))
         if value:
             carried[spec.key] = value
+    lifetime = typed.get(field_block_id(LIFETIME_KEY))
+    if lifetime:
+        carried[LIFETIME_KEY] = lifetime
     return carried
+
+
+def read_lifetime(values: FormValues) -> LifetimeChoice:
+    """The form's Lifetime choice, read once here: days, or None for no expiry (a form
+    without the select, opened before it existed, asks for no expiry)."""
+    return read_choice(values.get(LIFETIME_KEY, ""))
 
 
 def read_change_form(view: dict[str, Any]) -> tuple[ChangeFormMetadata | None, FormValues]:

@@ -26,6 +26,7 @@ class RequestFormMetadata(BaseModel):
     # The stack's back-end and why (set when Elasticsearch is configured), for redraws.
     backend: Backend | None = None
     backend_reason: str | None = None
+    max_lifetime_days: int | None = None  # the policy's maximum when the form opened
 
     def backend_choice(self) -> BackendChoice | None:
         if self.backend is None:
