@@ -7,6 +7,7 @@ is refused with the maximum named.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.domain.fields import FieldKind, FieldSpec
@@ -14,6 +15,7 @@ from bot.domain.fields import FieldKind, FieldSpec
 LIFETIME_KEY = "lifetime"
 NO_EXPIRY = "none"
 CHOICES: tuple[int | None, ...] = (1, 7, 30, None)
+DAYS = re.compile(r"[0-9]{1,4}")  # ASCII digits only: int() would also read other scripts'
 
 
 def days_text(days: int) -> str:
@@ -79,7 +81,7 @@ def read_choice(value: str) -> LifetimeChoice:
     text = value.strip()
     if text in ("", NO_EXPIRY):
         return LifetimeChoice(None)
-    if text.isdigit() and 1 <= int(text) <= 3650:
+    if DAYS.fullmatch(text) and 1 <= int(text) <= 3650:
         return LifetimeChoice(int(text))
     return LifetimeChoice(None, "Pick a lifetime from the list.")
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from bot.domain.changes import Current, SettingChange, parse_change, parse_rotation
-from bot.domain.enums import Provider
+from bot.domain.enums import Notice, Provider, RequestStatus
 from bot.domain.providers import provider_spec
 from bot.domain.providers.spec import CONNECTOR, INFERENCE
 from bot.slack import forms
 from bot.slack.ids import BlockId, CallbackId
 from bot.slack.metadata import ChangeFormMetadata, RetireMetadata
+from bot.slack.views.approval_message import build_card_blocks
 from bot.slack.views.changes import (
     build_change_view,
     build_retire_view,
@@ -19,7 +20,10 @@ from bot.slack.views.changes import (
     change_diff_blocks,
 )
 from bot.slack.views.common import to_dicts
+from bot.slack.views.request_modal import build_submitted_view
+from bot.slack.views.results import requester_message
 from tests.unit.domain import samples
+from tests.unit.views.test_hostile_text import hostile_snapshot
 
 REASON = "Rotating after the offboarding."
 
@@ -143,3 +147,14 @@ def test_the_diff_block_shows_old_and_new_and_never_a_secret() -> None:
 def _text(blocks: list[Any]) -> str:
     first: dict[str, Any] = to_dicts(blocks)[0]
     return str(first["text"]["text"])
+
+
+def test_the_card_the_dm_and_the_submitted_modal_say_the_lifetime() -> None:
+    snapshot = hostile_snapshot(RequestStatus.PENDING)
+    card = str(to_dicts(build_card_blocks(snapshot)))
+    assert "*Lifetime*\\nExpires 7 days after creation" in card
+    assert "expires 7 days after creation" in requester_message(snapshot, Notice.SUBMITTED)[0]
+    assert "expires 7 days after creation" in str(build_submitted_view(snapshot).to_dict())
+    forever = snapshot.model_copy(update={"lifetime_days": None})
+    assert "Lifetime" not in str(to_dicts(build_card_blocks(forever)))
+    assert "expires" not in requester_message(forever, Notice.SUBMITTED)[0]

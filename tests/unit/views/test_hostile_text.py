@@ -86,6 +86,7 @@ def hostile_snapshot(status: RequestStatus, *, ok: bool = True) -> RequestSnapsh
         failure_message=HOSTILE,
         created_at=NOW,
         finished_at=None,
+        lifetime_days=7,
     )
 
 
