@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.changes import Current, SettingChange, parse_change, parse_rotation
+from bot.domain.changes import Current, SettingChange, parse_change, parse_rotation, rotatable
 from bot.domain.enums import Notice, Provider, RequestStatus
-from bot.domain.providers import provider_spec
+from bot.domain.providers import PROVIDERS, provider_spec
 from bot.domain.providers.spec import CONNECTOR, INFERENCE
 from bot.slack import forms
 from bot.slack.ids import BlockId, CallbackId
@@ -22,6 +22,7 @@ from bot.slack.views.changes import (
 from bot.slack.views.common import to_dicts
 from bot.slack.views.request_modal import build_submitted_view
 from bot.slack.views.results import requester_message
+from tests.fakes.slack_api import validate_message_blocks, validate_view
 from tests.unit.domain import samples
 from tests.unit.views.test_hostile_text import hostile_snapshot
 
@@ -158,3 +159,29 @@ def test_the_card_the_dm_and_the_submitted_modal_say_the_lifetime() -> None:
     forever = snapshot.model_copy(update={"lifetime_days": None})
     assert "Lifetime" not in str(to_dicts(build_card_blocks(forever)))
     assert "expires" not in requester_message(forever, Notice.SUBMITTED)[0]
+
+
+def test_every_change_view_passes_slacks_block_kit_rules() -> None:
+    for spec in PROVIDERS.values():
+        if not spec.provisions:
+            continue
+        for backend in sorted(spec.supported_backends):
+            current = _current(spec.key, backend)
+            views = [build_change_view(current, managed_id=1, resource_id="llm-x")]
+            if rotatable(spec):
+                views.append(build_rotate_view(current, managed_id=1, resource_id="llm-x"))
+            views.append(
+                build_retire_view(
+                    managed_id=1,
+                    name="n" * 200,
+                    resource_id="llm-x",
+                    space_id="s",
+                    backend=backend,
+                )
+            )
+            for view in views:
+                assert validate_view(view.to_dict()) == [], (spec.key, backend)
+    many = [SettingChange("F" * 80, "a" * 500, "b" * 500) for _ in range(25)]
+    assert (
+        validate_message_blocks(to_dicts(change_diff_blocks("change", many, resource_id="x"))) == []
+    )
