@@ -169,3 +169,6 @@ def test_a_policy_maximum_removes_no_expiry_and_refuses_longer_choices(
         }
     reference = reference_from(bot.submit_form(view, GOOD))
     assert bot.request_row(reference).lifetime_days == 10
+    # The maximum travels with the form: a provider switch redraws it under the same one.
+    switched = bot.switch_provider(bot.open_form(), "bedrock")
+    assert _options(switched) == [("1", "1 day"), ("7", "7 days"), ("10", "10 days (the maximum)")]
