@@ -31,11 +31,13 @@ def choose_backend(deps: Deps, spec: ProviderSpec[Any, Any]) -> BackendChoice | 
     )
 
 
-def max_lifetime_days(deps: Deps, **_match: Any) -> int | None:
+def max_lifetime_days(deps: Deps, *, spec: ProviderSpec[Any, Any] | None = None) -> int | None:
     """The policy's maximum lifetime of a connector, in days (None: no maximum).
 
-    The one place that says it: today the top-level ``lifecycle.max_lifetime_days``; the
-    rules will answer per matching rule (target, space, provider, requester keywords)."""
+    The one place that says it: today the top-level ``lifecycle.max_lifetime_days``, for
+    every provider (the form asks before a provider is final); the rules will answer per
+    matching rule (`PolicyDocument.lifecycle_for`)."""
+    del spec
     return deps.governance.lifecycle.max_lifetime_days
 
 
