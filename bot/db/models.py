@@ -67,6 +67,8 @@ class ConnectorRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # Days the connector lives after creation (the form's Lifetime); NULL: no expiry.
+    lifetime_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApprovalDecision(Base):

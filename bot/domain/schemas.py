@@ -76,6 +76,7 @@ class RequestSnapshot(BaseModel):
     finished_at: datetime | None
     backend: str = "connector"  # "connector" or "inference"
     backend_reason: str | None = None  # why; None when there was no choice to make
+    lifetime_days: int | None = None  # the connector's lifetime after creation; None: no expiry
 
     @property
     def model(self) -> str | None:

@@ -27,6 +27,7 @@ from bot.kibana.models import (
     CreateConnector,
     ExecuteResult,
     KibanaStatus,
+    UpdateConnector,
 )
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,16 @@ class KibanaClient:
         path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
         return Connector.model_validate(self._call("GET", path))
 
+    def update_connector(
+        self, space_id: str, connector_id: str, body: UpdateConnector
+    ) -> Connector:
+        """Replace name, config and secrets (``PUT``); 400 for a preconfigured connector, 404
+        when there is none with that id."""
+        path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
+        return Connector.model_validate(self._call("PUT", path, json=body.model_dump()))
+
     def delete_connector(self, space_id: str, connector_id: str) -> None:
+        """Delete (204); 400 for a preconfigured connector, 404 when there is none."""
         path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
         self._call("DELETE", path)
 

@@ -8,6 +8,7 @@ from typing import Any
 from bot.deps import Deps
 from bot.domain.backends import Backend, BackendChoice
 from bot.domain.fields import FormValues
+from bot.domain.lifetime import LIFETIME_KEY, LifetimeChoice, refusal
 from bot.domain.providers import ProviderSpec
 from bot.domain.providers.spec import ParseResult
 from bot.services import catalog, requests, stack
@@ -30,6 +31,16 @@ def choose_backend(deps: Deps, spec: ProviderSpec[Any, Any]) -> BackendChoice | 
     )
 
 
+def max_lifetime_days(deps: Deps, *, spec: ProviderSpec[Any, Any] | None = None) -> int | None:
+    """The policy's maximum lifetime of a connector, in days (None: no maximum).
+
+    The one place that says it: today the top-level ``lifecycle.max_lifetime_days``, for
+    every provider (the form asks before a provider is final); the rules will answer per
+    matching rule (`PolicyDocument.lifecycle_for`)."""
+    del spec
+    return deps.governance.lifecycle.max_lifetime_days
+
+
 def vet_request(
     deps: Deps,
     spec: ProviderSpec[Any, Any],
@@ -37,11 +48,17 @@ def vet_request(
     *,
     deprecated: Collection[str],
     backend: BackendChoice | None = None,
+    lifetime: LifetimeChoice | None = None,
 ) -> ParseResult[Any, Any]:
-    """The provider's parse (its checks and typed draft), then the name against open requests
-    and against Kibana's connectors in the space (which also proves the space exists) and the
-    cluster's inference endpoints, both asked at once under one deadline."""
+    """The provider's parse (its checks and typed draft) and the lifetime against the policy's
+    maximum, then the name against open requests and against Kibana's connectors in the space
+    (which also proves the space exists) and the cluster's inference endpoints, both asked at
+    once under one deadline."""
     result = spec.parse(values)
+    chosen = lifetime or LifetimeChoice(None)
+    problem = chosen.error or refusal(chosen.days, max_lifetime_days(deps, spec=spec))
+    if problem is not None:
+        result = result.refused(LIFETIME_KEY, problem)
     if result.draft is None:
         return result
     name, space = result.draft.name, result.draft.space_id

@@ -37,8 +37,12 @@ def submit_request(
     warnings: list[str],
     requested_by: str,
     backend: BackendChoice | None = None,
+    lifetime_days: int | None = None,
 ) -> RequestSnapshot:
     """Store a checked request as pending, its secrets sealed; queue the approval card.
+
+    ``lifetime_days`` is how long the connector lives once created (None: no expiry), already
+    checked against the policy (`intake.vet_request`).
 
     ``backend`` is the back-end chosen for it (`stack.request_backend`); when not given it is
     chosen here. The resource id is chosen now for either back-end (a connector id is also a
@@ -86,6 +90,7 @@ def submit_request(
                 created_at=now,
                 updated_at=now,
                 expires_at=now + deps.policy.request_ttl,
+                lifetime_days=lifetime_days,
             ),
         )
         queries.add_audit(

@@ -35,4 +35,5 @@ def to_snapshot(row: ConnectorRequest) -> RequestSnapshot:
         finished_at=row.finished_at,
         backend=row.backend or "connector",
         backend_reason=row.backend_reason,
+        lifetime_days=row.lifetime_days,
     )

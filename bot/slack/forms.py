@@ -9,9 +9,10 @@ from typing import Any
 
 from bot.domain.enums import Provider
 from bot.domain.fields import FormValues
+from bot.domain.lifetime import LIFETIME_KEY, LifetimeChoice, read_choice
 from bot.domain.providers import ProviderSpec, provider_spec
-from bot.slack.ids import BlockId, field_key
-from bot.slack.metadata import RequestFormMetadata, decode
+from bot.slack.ids import BlockId, field_block_id, field_key
+from bot.slack.metadata import ChangeFormMetadata, RequestFormMetadata, RetireMetadata, decode
 from bot.slack.views.request_modal import block_id_for, form_fields
 
 DEFAULT_PROVIDER = Provider.OPENAI
@@ -94,4 +95,35 @@ def shared_values(view: dict[str, Any], target: ProviderSpec[Any, Any]) -> dict[
         value = typed.get(block_id_for(target, spec.key))
         if value:
             carried[spec.key] = value
+    lifetime = typed.get(field_block_id(LIFETIME_KEY))
+    if lifetime:
+        carried[LIFETIME_KEY] = lifetime
     return carried
+
+
+def read_lifetime(values: FormValues) -> LifetimeChoice:
+    """The form's Lifetime choice, read once here: days, or None for no expiry (a form
+    without the select, opened before it existed, asks for no expiry)."""
+    return read_choice(values.get(LIFETIME_KEY, ""))
+
+
+def read_change_form(view: dict[str, Any]) -> tuple[ChangeFormMetadata | None, FormValues]:
+    """A rotate or change modal: what it is about (None: not ours) and its values by field
+    key; `bot.domain.changes.parse_rotation`/`parse_change` check them."""
+    values: FormValues = {}
+    for block_id, value in read_state(view).items():
+        key = field_key(block_id)
+        if key is not None:
+            values[key] = value
+    return decode(ChangeFormMetadata, view.get("private_metadata")), values
+
+
+def change_field_errors(errors: dict[str, str]) -> dict[str, str]:
+    """Errors by field key, under the rotate or change modal's blocks."""
+    return {field_block_id(key): message for key, message in errors.items()}
+
+
+def read_retire_form(view: dict[str, Any]) -> tuple[RetireMetadata | None, str]:
+    """The retire confirmation: what it is about (None: not ours) and the reason given."""
+    reason = read_state(view).get(BlockId.RETIRE_REASON.value, "").strip()
+    return decode(RetireMetadata, view.get("private_metadata")), reason

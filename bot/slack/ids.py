@@ -9,6 +9,9 @@ class CallbackId(StrEnum):
     REQUEST_SUBMIT = "connector_request.submit"
     REQUEST_DONE = "connector_request.done"
     REJECT_REASON = "approval.reject_reason"
+    ROTATE_SUBMIT = "lifecycle.rotate"
+    CHANGE_SUBMIT = "lifecycle.change"
+    RETIRE_SUBMIT = "lifecycle.retire"
 
 
 class ActionId(StrEnum):
@@ -24,6 +27,7 @@ class BlockId(StrEnum):
     PROVIDER = "connector_request.provider"
     APPROVAL_ACTIONS = "approval.actions"
     REJECT_REASON = "approval.reject_reason"
+    RETIRE_REASON = "lifecycle.retire_reason"
 
 
 FIELD_BLOCK_PREFIX = "field."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,6 +26,7 @@ class RequestFormMetadata(BaseModel):
     # The stack's back-end and why (set when Elasticsearch is configured), for redraws.
     backend: Backend | None = None
     backend_reason: str | None = None
+    max_lifetime_days: int | None = None  # the policy's maximum when the form opened
 
     def backend_choice(self) -> BackendChoice | None:
         if self.backend is None:
@@ -43,6 +44,24 @@ class RejectMetadata(BaseModel):
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     request_id: RequestId
+
+
+class ChangeFormMetadata(BaseModel):
+    """What a rotate or change modal is about: the inventory entry, and its provider and
+    back-end when the modal opened (a submission is checked against the entry again)."""
+
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    managed_id: RequestId
+    kind: Literal["rotate", "change"]
+    provider: Provider
+    backend: Backend
+
+
+class RetireMetadata(BaseModel):
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    managed_id: RequestId
 
 
 def encode(value: BaseModel) -> str:

@@ -84,6 +84,7 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                     unavailable=metadata.unavailable,
                     deprecated=metadata.deprecated,
                     backend=metadata.backend_choice(),
+                    max_lifetime_days=metadata.max_lifetime_days,
                 ),
             )
         except SlackApiError as error:
@@ -117,8 +118,9 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         if isinstance(backend, str):
             ack(response_action="errors", errors={BlockId.PROVIDER.value: backend})
             return
+        lifetime = forms.read_lifetime(values)
         result = intake.vet_request(
-            deps, spec, values, deprecated=metadata.deprecated, backend=backend
+            deps, spec, values, deprecated=metadata.deprecated, backend=backend, lifetime=lifetime
         )
         if result.draft is None:
             ack(response_action="errors", errors=forms.field_errors(spec, result.errors))
@@ -129,24 +131,28 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             warnings=result.warnings,
             requested_by=str(body["user"]["id"]),
             backend=backend,
+            lifetime_days=lifetime.days,
         )
         ack(response_action="update", view=build_submitted_view(snapshot))
 
 
 @functools.cache
-def _blank_request_form() -> dict[str, Any]:
-    """The form the slash command opens, as Slack receives it. It never varies, so it is built
-    and converted once: converting slack-sdk models costs more than anything else the command
-    does, and it competes with the acks of the requests arriving at the same time."""
-    return build_request_view(provider_spec(forms.DEFAULT_PROVIDER)).to_dict()
+def _blank_request_form(max_lifetime_days: int | None = None) -> dict[str, Any]:
+    """The form the slash command opens, as Slack receives it. It varies only with the policy's
+    maximum lifetime, so it is built and converted once per maximum: converting slack-sdk
+    models costs more than anything else the command does, and it competes with the acks of
+    the requests arriving at the same time."""
+    spec = provider_spec(forms.DEFAULT_PROVIDER)
+    return build_request_view(spec, max_lifetime_days=max_lifetime_days).to_dict()
 
 
 def _open_request_modal(
     deps: Deps, client: WebClient, respond: Respond, *, trigger_id: str
 ) -> None:
     spec = provider_spec(forms.DEFAULT_PROVIDER)
+    max_days = intake.max_lifetime_days(deps)
     try:
-        opened = client.views_open(trigger_id=trigger_id, view=_blank_request_form())
+        opened = client.views_open(trigger_id=trigger_id, view=_blank_request_form(max_days))
     except SlackApiError as error:
         code = error.response.get("error")
         log.warning("could not open the request form: %s", code)
@@ -173,6 +179,7 @@ def _open_request_modal(
                 unavailable=availability.unavailable if availability else None,
                 deprecated=availability.deprecated if availability else (),
                 backend=backend,
+                max_lifetime_days=max_days,
             ),
         )
     except SlackApiError as error:

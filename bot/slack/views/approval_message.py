@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 from bot.domain.backends import CLUSTER_WIDE_NOTE
 from bot.domain.devtools import DELIVERED_REASON
 from bot.domain.enums import RequestStatus
+from bot.domain.lifetime import lifetime_text
 from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.metadata import RequestButton, encode
@@ -58,6 +59,8 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
         details.append(("API URL", escape(truncate(snapshot.api_url, 300))))
     if snapshot.backend_reason:
         details.append(("Back-end", _backend_line(snapshot)))
+    if snapshot.lifetime_days is not None:
+        details.append(("Lifetime", lifetime_text(snapshot.lifetime_days).capitalize()))
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=f"LLM connector request {snapshot.reference}")),
         fields_section(details),

@@ -17,6 +17,7 @@ from slack_sdk.models.views import View
 from bot.domain.backends import CLUSTER_WIDE_NOTE, Backend, BackendChoice, for_provider
 from bot.domain.enums import Provider
 from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, REASON_MAX, FieldSpec
+from bot.domain.lifetime import lifetime_field, lifetime_text
 from bot.domain.providers import PROVIDERS, ProviderSpec
 from bot.domain.providers.spec import CONNECTOR, BackendKey
 from bot.domain.schemas import RequestSnapshot
@@ -61,13 +62,15 @@ def build_request_view(
     unavailable: Mapping[Provider, str] | None = None,
     deprecated: Collection[str] = (),
     backend: BackendChoice | None = None,
+    max_lifetime_days: int | None = None,
 ) -> View:
     """The request form for ``spec``, prefilled with ``carried`` values.
 
     ``unavailable`` marks providers this Kibana can't take (with why); ``deprecated`` lists
     connector types Kibana marks deprecated, which the API still creates; ``backend`` is the
     stack's back-end and why (None when Elasticsearch is not configured: no line, and the
-    menu leaves out the providers only an inference endpoint can serve).
+    menu leaves out the providers only an inference endpoint can serve);
+    ``max_lifetime_days`` is the policy's maximum lifetime, which the Lifetime select obeys.
     """
     notes = dict(unavailable or {})
     blocks: list[Block] = [
@@ -97,7 +100,13 @@ def build_request_view(
                 "there is nothing to create. Press *Check* and the bot looks for it in Kibana."
             )
         )
+    lifetime = lifetime_field(max_lifetime_days)
     for field in form_fields(spec):
+        if field.key == JUSTIFICATION_FIELD.key:
+            chosen = (carried or {}).get(lifetime.key)
+            blocks.append(
+                field_input(lifetime, block_id=field_block_id(lifetime.key), initial=chosen)
+            )
         key = block_id_for(spec, field.key)
         initial = (carried or {}).get(field.key)
         blocks.append(field_input(field, block_id=key, initial=initial))
@@ -114,6 +123,7 @@ def build_request_view(
                 deprecated=sorted(deprecated),
                 backend=backend.backend if backend else None,
                 backend_reason=truncate(backend.reason, 300) if backend else None,
+                max_lifetime_days=max_lifetime_days,
             )
         ),
         blocks=blocks,
@@ -196,6 +206,10 @@ def build_submitted_view(snapshot: RequestSnapshot) -> View:
         f"Quote *{snapshot.reference}* if you ask about it.",
     ]
     blocks: list[Block] = [section("\n".join(lines))]
+    if snapshot.lifetime_days is not None:
+        blocks.append(
+            context(f":hourglass: The connector {lifetime_text(snapshot.lifetime_days)}.")
+        )
     blocks += [context(f":warning: {escape(warning)}") for warning in snapshot.warnings[:5]]
     return View(
         type="modal",

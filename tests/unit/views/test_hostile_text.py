@@ -86,6 +86,7 @@ def hostile_snapshot(status: RequestStatus, *, ok: bool = True) -> RequestSnapsh
         failure_message=HOSTILE,
         created_at=NOW,
         finished_at=None,
+        lifetime_days=7,
     )
 
 
@@ -286,3 +287,45 @@ def test_a_stored_url_with_credentials_is_never_shown(url: str) -> None:
             assert "hunter2pass" not in text
             assert "gw.example/v1/chat/completions" in text  # the URL itself is still shown
             assert "[redacted]" in text
+
+
+def test_change_modals_and_the_diff_block_escape_every_hostile_text() -> None:
+    from bot.domain.changes import Current, SettingChange
+    from bot.domain.providers import PROVIDERS
+    from bot.slack.views.changes import (
+        build_change_view,
+        build_retire_view,
+        build_rotate_view,
+        change_diff_blocks,
+    )
+
+    for spec in PROVIDERS.values():
+        if not spec.provisions:
+            continue
+        for backend in spec.supported_backends:
+            current = Current(
+                provider=spec.key,
+                backend=backend,
+                name=HOSTILE,
+                space_id=HOSTILE,
+                settings={
+                    f.key: HOSTILE_URL if f.key == "api_url" else HOSTILE
+                    for f in spec.fields
+                    if not f.secret
+                },
+            )
+            _assert_clean(build_change_view(current, managed_id=1, resource_id=HOSTILE).to_dict())
+            _assert_clean(build_rotate_view(current, managed_id=1, resource_id=HOSTILE).to_dict())
+            _assert_clean(
+                build_retire_view(
+                    managed_id=1,
+                    name=HOSTILE,
+                    resource_id=HOSTILE,
+                    space_id=HOSTILE,
+                    backend=backend,
+                ).to_dict()
+            )
+    diff = [SettingChange(HOSTILE, HOSTILE, HOSTILE_URL), SettingChange(HOSTILE, "", HOSTILE)]
+    for kind in ("rotate", "change"):
+        blocks = change_diff_blocks(kind, diff, resource_id=HOSTILE)
+        _assert_clean({"blocks": to_dicts(blocks)})
