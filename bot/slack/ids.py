@@ -18,12 +18,14 @@ class ActionId(StrEnum):
     REJECT = "approval.reject"
     DELIVER_YAML = "approval.deliver_yaml"
     REASON = "approval.reason"
+    TARGET = "connector_request.target"
 
 
 class BlockId(StrEnum):
     PROVIDER = "connector_request.provider"
     APPROVAL_ACTIONS = "approval.actions"
     REJECT_REASON = "approval.reject_reason"
+    TARGET = "connector_request.target"
 
 
 FIELD_BLOCK_PREFIX = "field."

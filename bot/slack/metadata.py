@@ -26,6 +26,8 @@ class RequestFormMetadata(BaseModel):
     # The stack's back-end and why (set when Elasticsearch is configured), for redraws.
     backend: Backend | None = None
     backend_reason: str | None = None
+    # The target (deployment) the form is for; None: the default, as without a policy file.
+    target: str | None = None
 
     def backend_choice(self) -> BackendChoice | None:
         if self.backend is None:

@@ -35,12 +35,17 @@ def bad_space_text(space_id: str, rule: str) -> str:
     return f"{code(space_id[:SPACE_SHOWN_MAX])} is not a space id. {rule}"
 
 
-def no_space_text(space_id: str) -> str:
-    return f"Kibana has no space {code(space_id[:SPACE_SHOWN_MAX])}."
+def _of(target_label: str | None) -> str:
+    return f" ({escape(target_label)})" if target_label else ""
 
 
-def kibana_unreachable_text(message: str) -> str:
-    return f"Kibana could not be asked: {escape(message)}"
+def no_space_text(space_id: str, target_label: str | None = None) -> str:
+    """``target_label`` names the target when there are several."""
+    return f"Kibana{_of(target_label)} has no space {code(space_id[:SPACE_SHOWN_MAX])}."
+
+
+def kibana_unreachable_text(message: str, target_label: str | None = None) -> str:
+    return f"Kibana{_of(target_label)} could not be asked: {escape(message)}"
 
 
 def cancelled_text(reference: str) -> str:

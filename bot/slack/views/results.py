@@ -18,6 +18,7 @@ from bot.slack.views.common import (
     mention,
     section,
     slack_date,
+    space_on,
     truncate,
 )
 
@@ -27,7 +28,7 @@ S = RequestStatus
 def _subject(snapshot: RequestSnapshot) -> str:
     return (
         f"*{snapshot.reference}* · {escape(snapshot.connector_name)} "
-        f"({snapshot.provider_label}, space {code(snapshot.space_id)})"
+        f"({snapshot.provider_label}, space {space_on(snapshot.space_id, snapshot.target_label)})"
     )
 
 
@@ -158,7 +159,7 @@ def outcome_text(snapshot: RequestSnapshot) -> str:
     return (
         f"{snapshot.reference}: {snapshot.provider_label} connector "
         f"“{escape(truncate(snapshot.connector_name, 80))}” for {mention(snapshot.requested_by)} "
-        f"in space {escape(snapshot.space_id)}: {headline}"
+        f"in space {space_on(snapshot.space_id, snapshot.target_label)}: {headline}"
     )
 
 
