@@ -226,3 +226,47 @@ def test_a_target_whose_key_variable_is_unset_stops_the_start(
     assert raised.value.problems == [
         f"{LAB_KEY_VARIABLE}: unset or empty, and target “lab” reads its Kibana API key from it"
     ]
+
+
+def test_when_kibana_does_not_list_its_spaces_in_time_the_allow_list_is_offered(
+    multi: BotHarness, lab_kibana: FakeKibana
+) -> None:
+    lab_kibana.set_delay(3.0, method="GET", path_contains="/api/spaces/space")
+    try:
+        lab = _lab_form(multi)
+    finally:
+        lab_kibana.set_delay(0, method="GET", path_contains="/api/spaces/space")
+    assert _space_options(lab) == ["default", "lab"]
+    assert "Kibana did not list its spaces" in json.dumps(lab["blocks"])
+    response = multi.submit_form(lab, {**VALUES, "space": "lab"})
+    assert multi.request_row(reference_from(response)).space_id == "lab"
+
+
+def test_without_an_allow_list_a_kibana_that_does_not_answer_leaves_a_text_input(
+    database_url: str,
+    slack: FakeSlack,
+    kibana: FakeKibana,
+    lab_kibana: FakeKibana,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(LAB_KEY_VARIABLE, LAB_KEY)
+    governance = two_targets(kibana, lab_kibana, lab_spaces=frozenset({"lab"}))
+    governance = replace(
+        governance, targets=(governance.targets[0], replace(governance.targets[1], spaces=None))
+    )
+    settings = make_settings(database_url, slack, kibana)
+    with running_bot(settings, slack, kibana, governance=governance) as bot:
+        lab_kibana.set_delay(3.0, method="GET", path_contains="/api/spaces/space")
+        try:
+            lab = bot.switch_target(_opened_with_spaces(bot), "lab")
+        finally:
+            lab_kibana.set_delay(0, method="GET", path_contains="/api/spaces/space")
+        space = _block(lab, "field.space")
+        assert space["block_id"] == "field.space"
+        assert space["element"]["type"] == "plain_text_input"
+        assert "type the space id" in json.dumps(lab["blocks"])
+        refused = bot.submit_form(lab, {**VALUES, "space": "nowhere"}).json()
+        assert refused["errors"] == {
+            "field.space": "Kibana has no space “nowhere”: check the space id in Stack "
+            "Management → Spaces."
+        }

@@ -13,7 +13,8 @@ def usage(command: str) -> str:
     return (
         f"*{command}* asks for an LLM connector in Kibana; an approver decides.\n"
         f"• `{command}` opens the request form\n"
-        f"• `{command} list [space]` shows the connectors a Kibana space already has\n"
+        f"• `{command} list [space]` shows the connectors a Kibana space already has "
+        "(`list <target> [space]` for one target, when there are several)\n"
         f"• `{command} status REQ-XXXXXX` shows where a request is and its history\n"
         f"• `{command} cancel REQ-XXXXXX` withdraws your pending request\n"
         f"• `{command} help` shows this"
