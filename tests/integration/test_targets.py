@@ -20,6 +20,7 @@ from tests.fakes.kibana import FakeKibana
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import (
     APPROVER,
+    REQUESTER,
     BotHarness,
     chosen_option,
     make_settings,
@@ -143,6 +144,12 @@ def test_a_request_to_the_second_target_is_created_only_in_its_kibana(
     )
     assert executes
     assert all(r.space == "lab" for r in executes)
+    multi.wait_idle()
+    dms = json.dumps(multi.slack.messages_in(multi.slack.dm_channel_for(REQUESTER)))
+    assert "on AI Lab" in dms
+    multi.command(f"status {reference}")
+    status = json.dumps(multi.slack.wait_for("response_url")[-1].args)
+    assert "on AI Lab" in status
 
 
 def test_a_space_outside_the_targets_allow_list_is_refused_under_its_field(
