@@ -21,21 +21,17 @@ from bot.db.session import database_answers, make_engine, make_session_factory, 
 from bot.deps import Deps, Policy
 from bot.domain.policy.model import PolicyDocument, environment_policy
 from bot.domain.targets import DEFAULT_TARGET, Target
-from bot.elasticsearch.client import ElasticsearchClient
-from bot.elasticsearch.client import make_http_client as make_es_http_client
-from bot.kibana.client import KibanaClient, make_http_client
+from bot.kibana.client import KibanaClient
 from bot.metrics import metrics_text
 from bot.server import make_wsgi_app
 from bot.services.worker import JobRunner
 from bot.slack.notifier import SlackNotifier
+from bot.target_clients import KIBANA_QUICK_DEADLINE_SECONDS, build_target_clients
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
-
-# The longest any Kibana call made before an ack (form submission, form opening) may take in
-# all: Slack gives 3 s for the whole answer; past this the request goes on with a warning.
-KIBANA_QUICK_DEADLINE_SECONDS = 0.6
+__all__ = ["KIBANA_QUICK_DEADLINE_SECONDS", "Runtime", "build_runtime", "governance_from"]
 
 
 @dataclass
@@ -43,7 +39,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     client: WebClient
-    kibana: KibanaClient
+    kibana: KibanaClient  # the default target's
     deps: Deps
     app: App
     runner: JobRunner
@@ -69,11 +65,8 @@ class Runtime:
         """Stop taking work, let running listeners and jobs finish, then close connections."""
         self.runner.stop()
         self.listeners.shutdown(wait=True, cancel_futures=True)
-        self.kibana.close()
-        self.deps.kibana_quick.close()
-        for client in (self.deps.elasticsearch, self.deps.elasticsearch_quick):
-            if client is not None:
-                client.close()
+        for clients in self.deps.targets.values():
+            clients.close()
         self.engine.dispose()
 
 
@@ -102,26 +95,20 @@ def governance_from(settings: Settings) -> PolicyDocument:
     )
 
 
-def _elasticsearch_clients(
+def build_runtime(
     settings: Settings,
-) -> tuple[ElasticsearchClient | None, ElasticsearchClient | None]:
-    """The Elasticsearch clients (work, and short timeouts for calls made while a person
-    waits), or none when ELASTICSEARCH_URL is unset."""
-    url, key = settings.elasticsearch_base_url, settings.elasticsearch_api_key
-    if url is None or key is None:
-        return None, None
-    return (
-        ElasticsearchClient(
-            make_es_http_client(
-                url, key.get_secret_value(), timeout=settings.kibana_timeout_seconds
-            )
-        ),
-        ElasticsearchClient(make_es_http_client(url, key.get_secret_value(), timeout=1.5)),
-    )
+    keys: list[bytes],
+    *,
+    poll_seconds: float = 1.0,
+    governance: PolicyDocument | None = None,
+) -> Runtime:
+    """Migrate the database and build every part; the job runner is not started yet.
 
-
-def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float = 1.0) -> Runtime:
-    """Migrate the database and build every part; the job runner is not started yet."""
+    ``governance`` is the policy (POLICY_FILE's); without it, one target from the environment.
+    A target whose key variable is unset or empty is a ConfigError, raised before anything
+    is opened."""
+    governance = governance or governance_from(settings)
+    targets = build_target_clients(governance, settings)
     engine = make_engine(
         settings.database_url,
         pool_size=max(5, settings.worker_threads + 4),
@@ -139,25 +126,9 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
         base_url=str(settings.slack_api_url),
         timeout=15,
     )
-    kibana = KibanaClient(
-        make_http_client(
-            settings.kibana_base_url,
-            settings.kibana_api_key.get_secret_value(),
-            timeout=settings.kibana_timeout_seconds,
-        )
-    )
-    kibana_quick = KibanaClient(
-        make_http_client(
-            settings.kibana_base_url, settings.kibana_api_key.get_secret_value(), timeout=1.5
-        ),
-        deadline=KIBANA_QUICK_DEADLINE_SECONDS,
-    )
-    elasticsearch, elasticsearch_quick = _elasticsearch_clients(settings)
     deps = Deps(
         engine=engine,
         session_factory=session_factory,
-        kibana=kibana,
-        kibana_quick=kibana_quick,
         secret_box=SecretBox(keys),
         notifier=SlackNotifier(
             client,
@@ -166,9 +137,8 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
             slash_command=settings.slash_command,
         ),
         policy=policy_from(settings),
-        governance=governance_from(settings),
-        elasticsearch=elasticsearch,
-        elasticsearch_quick=elasticsearch_quick,
+        governance=governance,
+        targets=targets,
     )
     runner = JobRunner(
         deps,
@@ -187,4 +157,5 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
         slash_command=settings.slash_command,
         listener_executor=listeners,
     )
+    kibana = deps.default_clients.kibana
     return Runtime(settings, engine, client, kibana, deps, app, runner, listeners)

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.db import queries
 from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
+from bot.domain.policy.model import PolicyDocument
 from bot.runtime import Runtime, build_runtime
 from bot.server import make_server, stop_server
 from tests.fakes.kibana import FakeKibana
@@ -57,6 +58,16 @@ def chosen_provider(view: dict[str, Any]) -> str | None:
         if block.get("block_id") == "connector_request.provider":
             element = block.get("element") or block.get("accessory") or {}
             option = element.get("initial_option") or {}
+            value = option.get("value")
+            return str(value) if value is not None else None
+    return None
+
+
+def chosen_option(view: dict[str, Any], block_id: str) -> str | None:
+    """The value a select of the form shows as chosen."""
+    for block in view.get("blocks", []):
+        if block.get("block_id") == block_id:
+            option = (block.get("element") or {}).get("initial_option") or {}
             value = option.get("value")
             return str(value) if value is not None else None
     return None
@@ -101,9 +112,12 @@ class BotHarness:
     _thread: threading.Thread | None = None
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
     _first_cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    governance: PolicyDocument | None = None  # the policy (targets…); None: the environment's
 
     def start(self, *, workers: bool = True) -> BotHarness:
-        self.runtime = build_runtime(self.settings, self.keys, poll_seconds=0.05)
+        self.runtime = build_runtime(
+            self.settings, self.keys, poll_seconds=0.05, governance=self.governance
+        )
         if workers:
             self.runtime.runner.start()
         self._server = make_server(
@@ -238,6 +252,47 @@ class BotHarness:
         )
         assert response.status_code == 200, response.text
         self.slack.wait_for("views.update", count=updates + 1)
+
+    def switch_target(
+        self, view: dict[str, Any], target: str, *, user: str = REQUESTER
+    ) -> dict[str, Any]:
+        """Choose ``target`` in the form's target select and return the redrawn form (chosen
+        again when a redraw of the bot's raced it, as with the provider)."""
+        for _ in range(3):
+            current = self.current_view(view["id"])
+            updates = len(self.slack.calls_for("views.update"))
+            selected = {"type": "static_select", "selected_option": {"value": target}}
+            state = {"connector_request.target": {"connector_request.target": selected}}
+            response = self.interact(
+                {
+                    "type": "block_actions",
+                    "user": {"id": user},
+                    "trigger_id": self.slack.issue_trigger_id(),
+                    "container": {"type": "view", "view_id": view["id"]},
+                    "view": {**current, "state": {"values": state}},
+                    "actions": [
+                        {
+                            **selected,
+                            "action_id": "connector_request.target",
+                            "block_id": "connector_request.target",
+                            "action_ts": str(time.time()),
+                        }
+                    ],
+                }
+            )
+            assert response.status_code == 200, response.text
+            self.slack.wait_for("views.update", count=updates + 1)
+
+            def switched() -> dict[str, Any] | None:
+                shown = self.current_view(view["id"])
+                return shown if chosen_option(shown, "connector_request.target") == target else None
+
+            try:
+                done: dict[str, Any] = wait_until(switched, timeout=5, what=f"the {target} form")
+            except AssertionError:
+                continue
+            return done
+        raise AssertionError(f"the form never showed target {target}")
 
     def submit_form(
         self, view: dict[str, Any], values: dict[str, str], *, user: str = REQUESTER

@@ -31,7 +31,9 @@ class ConnectorRequest(Base):
     __tablename__ = "connector_request"
     __table_args__ = (
         CheckConstraint(_in("status", [s.value for s in RequestStatus]), name="status"),
-        UniqueConstraint("space_id", "kibana_connector_id", name="uq_connector_request_connector"),
+        UniqueConstraint(
+            "target", "space_id", "kibana_connector_id", name="uq_connector_request_connector"
+        ),
         Index("ix_connector_request_status_expires", "status", "expires_at"),
     )
 
@@ -52,6 +54,8 @@ class ConnectorRequest(Base):
         String(20), default="connector", server_default="connector"
     )
     backend_reason: Mapped[str | None] = mapped_column(Text)
+    # The policy's target (Kibana deployment) the request is for; "default" without a file.
+    target: Mapped[str] = mapped_column(String(100), default="default", server_default="default")
     secrets_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     justification: Mapped[str] = mapped_column(Text)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -251,8 +251,9 @@ def expired_pending_ids(*, session: Session, now: datetime) -> list[int]:
     )
 
 
-def connector_name_taken(*, session: Session, space_id: str, name: str) -> bool:
-    """True when an open or successful request already uses this name in the space."""
+def connector_name_taken(*, session: Session, target: str, space_id: str, name: str) -> bool:
+    """True when an open or successful request already uses this name in the target's
+    space."""
     open_states = [
         RequestStatus.PENDING,
         RequestStatus.APPROVED,
@@ -261,6 +262,7 @@ def connector_name_taken(*, session: Session, space_id: str, name: str) -> bool:
     ]
     found = session.scalar(
         select(ConnectorRequest.id).where(
+            ConnectorRequest.target == target,
             ConnectorRequest.space_id == space_id,
             ConnectorRequest.connector_name == name,
             ConnectorRequest.status.in_([state.value for state in open_states]),
@@ -319,13 +321,17 @@ def purge_finished_jobs(*, session: Session, finished_before: datetime) -> int:
     return int(result.rowcount)
 
 
-def stored_resource_ids(*, session: Session, ids: Collection[str]) -> set[str]:
-    """Those of ``ids`` that a request row stored as the id of what it provisions."""
+def stored_resource_ids(
+    *, session: Session, ids: Collection[str], target: str | None = None
+) -> set[str]:
+    """Those of ``ids`` that a request row (of ``target``, when given) stored as the id of
+    what it provisions."""
     if not ids:
         return set()
-    found = session.scalars(
-        select(ConnectorRequest.kibana_connector_id).where(
-            ConnectorRequest.kibana_connector_id.in_(list(ids))
-        )
+    query = select(ConnectorRequest.kibana_connector_id).where(
+        ConnectorRequest.kibana_connector_id.in_(list(ids))
     )
+    if target is not None:
+        query = query.where(ConnectorRequest.target == target)
+    found = session.scalars(query)
     return {value for value in found if value is not None}

@@ -27,6 +27,7 @@ from bot.kibana.models import (
     CreateConnector,
     ExecuteResult,
     KibanaStatus,
+    Space,
     UpdateConnector,
 )
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 _CONNECTORS = TypeAdapter(list[Connector])
 _TYPES = TypeAdapter(list[ConnectorType])
+_SPACES = TypeAdapter(list[Space])
 
 
 def make_http_client(base_url: str, api_key: str, *, timeout: float) -> httpx.Client:
@@ -108,6 +110,10 @@ class KibanaClient:
 
     def list_connector_types(self) -> list[ConnectorType]:
         return _TYPES.validate_python(self._call("GET", "/api/actions/connector_types"))
+
+    def list_spaces(self) -> list[Space]:
+        """The spaces the API key may use (GET /api/spaces/space)."""
+        return _SPACES.validate_python(self._call("GET", "/api/spaces/space"))
 
     def execute_connector(
         self, space_id: str, connector_id: str, params: dict[str, Any]

@@ -91,3 +91,14 @@ class KibanaStatus(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: StatusVersion | None = None
+
+
+class Space(BaseModel):
+    """One entry of GET /api/spaces/space."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str
+    name: str
+    description: str | None = None
+    disabled_features: list[str] = Field(default_factory=list, alias="disabledFeatures")

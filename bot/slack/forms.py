@@ -5,6 +5,7 @@ The chosen provider's `spec.parse(values)` turns those into its typed draft.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from bot.domain.enums import Provider
@@ -48,6 +49,21 @@ def read_provider(view: dict[str, Any]) -> Provider:
     return metadata.provider if metadata else DEFAULT_PROVIDER
 
 
+def read_target(view: dict[str, Any], known: Collection[str]) -> str | None:
+    """The target chosen in the form (the select, else the metadata); None when the form
+    names none, or one that is not in ``known`` (a forged or stale form)."""
+    chosen = read_state(view).get(BlockId.TARGET.value, "")
+    if not chosen:
+        metadata = decode(RequestFormMetadata, view.get("private_metadata"))
+        chosen = (metadata.target if metadata else None) or ""
+    return chosen if chosen in known else None
+
+
+def read_chosen_target(action: dict[str, Any]) -> str:
+    """The target just picked in the select ('' when the action carries none)."""
+    return str((action.get("selected_option") or {}).get("value") or "")
+
+
 def read_chosen_provider(action: dict[str, Any], view: dict[str, Any]) -> Provider:
     """The provider just picked in the select (falls back to the view's state)."""
     chosen = str((action.get("selected_option") or {}).get("value") or "")
@@ -73,11 +89,13 @@ def read_request_form(view: dict[str, Any]) -> tuple[ProviderSpec[Any, Any], For
     return spec, values
 
 
-def field_errors(spec: ProviderSpec[Any, Any], errors: dict[str, str]) -> dict[str, str]:
-    """Map errors by field key to the block ids Slack shows them under."""
-    from bot.slack.views.request_modal import block_id_for
-
-    return {block_id_for(spec, key): message for key, message in errors.items()}
+def field_errors(
+    spec: ProviderSpec[Any, Any], errors: dict[str, str], view: dict[str, Any] | None = None
+) -> dict[str, str]:
+    """Map errors by field key to the block ids Slack shows them under (those of ``view``
+    when it has the field: the space may be a select with a block id of its own)."""
+    shown = {field_key(block_id): block_id for block_id in read_state(view or {})}
+    return {shown.get(key) or block_id_for(spec, key): message for key, message in errors.items()}
 
 
 def read_reject_reason(view: dict[str, Any]) -> str:
@@ -89,10 +107,13 @@ def shared_values(view: dict[str, Any], target: ProviderSpec[Any, Any]) -> dict[
     typed = read_state(view)
     carried: dict[str, str] = {}
 
+    by_key = {field_key(block_id): value for block_id, value in typed.items()}
     for spec in form_fields(target):
         if spec.secret:
             continue
         value = typed.get(block_id_for(target, spec.key))
+        if spec.key == "space":  # a text input or a target's select: whichever is shown
+            value = by_key.get("space")
         if value:
             carried[spec.key] = value
     lifetime = typed.get(field_block_id(LIFETIME_KEY))

@@ -21,6 +21,7 @@ class ActionId(StrEnum):
     REJECT = "approval.reject"
     DELIVER_YAML = "approval.deliver_yaml"
     REASON = "approval.reason"
+    TARGET = "connector_request.target"
 
 
 class BlockId(StrEnum):
@@ -28,6 +29,7 @@ class BlockId(StrEnum):
     APPROVAL_ACTIONS = "approval.actions"
     REJECT_REASON = "approval.reject_reason"
     RETIRE_REASON = "lifecycle.retire_reason"
+    TARGET = "connector_request.target"
 
 
 FIELD_BLOCK_PREFIX = "field."

@@ -27,6 +27,8 @@ class RequestFormMetadata(BaseModel):
     backend: Backend | None = None
     backend_reason: str | None = None
     max_lifetime_days: int | None = None  # the policy's maximum when the form opened
+    # The target (deployment) the form is for; None: the default, as without a policy file.
+    target: str | None = None
 
     def backend_choice(self) -> BackendChoice | None:
         if self.backend is None:

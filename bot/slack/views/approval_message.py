@@ -27,6 +27,7 @@ from bot.slack.views.common import (
     mention,
     section,
     slack_date,
+    space_on,
     truncate,
 )
 
@@ -52,6 +53,7 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
         ("Requester", mention(snapshot.requested_by)),
         ("Provider", f"{snapshot.provider_label} ({code(kind)})"),
         ("Model", escape(snapshot.model or "Kibana's default")),
+        *([("Target", escape(snapshot.target_label))] if snapshot.target_label else []),
         ("Kibana space", code(snapshot.space_id)),
         (resource, f"{escape(snapshot.connector_name)}\n{code(snapshot.kibana_connector_id)}"),
     ]
@@ -99,7 +101,8 @@ def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
                     text=MarkdownTextObject(
                         text=truncate(
                             f"The bot creates *{escape(truncate(snapshot.connector_name, 80))}* "
-                            f"in space {code(truncate(snapshot.space_id, 100))} and tests it.",
+                            f"in space {space_on(snapshot.space_id, snapshot.target_label)} "
+                            "and tests it.",
                             CONFIRM_TEXT_MAX,
                         )
                     ),

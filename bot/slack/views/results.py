@@ -19,6 +19,7 @@ from bot.slack.views.common import (
     mention,
     section,
     slack_date,
+    space_on,
     truncate,
 )
 
@@ -28,7 +29,7 @@ S = RequestStatus
 def _subject(snapshot: RequestSnapshot) -> str:
     return (
         f"*{snapshot.reference}* · {escape(snapshot.connector_name)} "
-        f"({snapshot.provider_label}, space {code(snapshot.space_id)})"
+        f"({snapshot.provider_label}, space {space_on(snapshot.space_id, snapshot.target_label)})"
     )
 
 
@@ -159,7 +160,7 @@ def outcome_text(snapshot: RequestSnapshot) -> str:
     return (
         f"{snapshot.reference}: {snapshot.provider_label} connector "
         f"“{escape(truncate(snapshot.connector_name, 80))}” for {mention(snapshot.requested_by)} "
-        f"in space {escape(snapshot.space_id)}: {headline}"
+        f"in space {space_on(snapshot.space_id, snapshot.target_label)}: {headline}"
     )
 
 

@@ -329,3 +329,35 @@ def test_change_modals_and_the_diff_block_escape_every_hostile_text() -> None:
     for kind in ("rotate", "change"):
         blocks = change_diff_blocks(kind, diff, resource_id=HOSTILE)
         _assert_clean({"blocks": to_dicts(blocks)})
+
+
+def test_a_hostile_target_label_and_kibanas_space_names_are_escaped() -> None:
+    from bot.domain.providers import PROVIDERS
+    from bot.services.catalog import SpaceOptions
+
+    targets = (("prod", HOSTILE), ("lab", "Lab"))
+    for spaces in (
+        SpaceOptions((("default", HOSTILE), ("lab", "Lab"))),
+        SpaceOptions((("default", "Default"),), note=HOSTILE),
+        SpaceOptions(None, note=HOSTILE),
+    ):
+        for spec in PROVIDERS.values():
+            view = build_request_view(
+                spec, carried={"space": HOSTILE}, targets=targets, target="prod", spaces=spaces
+            )
+            _assert_clean(view.to_dict())
+    for status in RequestStatus:
+        snapshot = hostile_snapshot(status).model_copy(update={"target_label": HOSTILE})
+        _assert_clean(_message(card_text(snapshot), build_card_blocks(snapshot)))
+        _assert_clean(_message(outcome_text(snapshot), build_outcome_blocks(snapshot)))
+        _assert_clean(_message(*build_status_blocks(snapshot, [])))
+        _assert_clean(build_submitted_view(snapshot).to_dict())
+        for notice in Notice:
+            _assert_clean(_message(*requester_message(snapshot, notice)))
+            _assert_clean(_message(*thread_message(snapshot, notice)))
+        assert HOSTILE not in str(build_card_blocks(snapshot)[1].to_dict())
+    _assert_clean(_message(*build_connector_list(HOSTILE, [], target_label=HOSTILE)))
+    endpoint = Resource(backend="inference", id="e1", name=HOSTILE, type_id="chat_completion")
+    _assert_clean(_message(*build_connector_list(HOSTILE, [endpoint], target_label=HOSTILE)))
+    _assert_clean({"text": answers.no_space_text(HOSTILE, HOSTILE)})
+    _assert_clean({"text": answers.kibana_unreachable_text(HOSTILE, HOSTILE)})
