@@ -85,7 +85,13 @@ class ApprovalDecision(Base):
 
 
 class AuditEvent(Base):
+    """One event of the audit trail. Append-only: nothing in the bot updates or deletes it."""
+
     __tablename__ = "audit_event"
+    __table_args__ = (
+        # The export reads a time range; the per-request history reads by request.
+        Index("ix_audit_event_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("connector_request.id"), index=True)
@@ -93,6 +99,11 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the event concerns (from the request row when there is one; NULL on older rows).
+    target: Mapped[str | None] = mapped_column(String(64))
+    space_id: Mapped[str | None] = mapped_column(String(100))
+    provider: Mapped[str | None] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(200))
 
 
 class ProvisioningAttempt(Base):

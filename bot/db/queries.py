@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
@@ -17,7 +17,9 @@ from bot.db.models import (
     Job,
     ProvisioningAttempt,
 )
+from bot.domain.audit import request_model
 from bot.domain.enums import AuditAction, JobKind, JobStatus, RequestStatus
+from bot.domain.targets import DEFAULT_TARGET
 
 
 def get_request(*, session: Session, request_id: int) -> ConnectorRequest | None:
@@ -90,17 +92,93 @@ def add_decision(
     session.flush()
 
 
+# Session.info key: the data stream audit events are also indexed into (set by the runtime
+# only when AUDIT_INDEX is set and Elasticsearch is configured).
+AUDIT_INDEX_INFO = "audit_index"
+
+
 def add_audit(
     *,
     session: Session,
-    action: AuditAction,
+    action: AuditAction | str,
     request_id: int | None,
     actor: str | None,
     detail: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        AuditEvent(request_id=request_id, actor_slack_id=actor, action=action, detail=detail or {})
+    target: str | None = None,
+    space_id: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> AuditEvent:
+    """Append an event to the audit trail. With a request, what it concerns (target, space,
+    provider, model) comes from the request row; otherwise from the keyword arguments. When
+    the audit index is on, its indexing is queued in the same transaction."""
+    row = session.get(ConnectorRequest, request_id) if request_id is not None else None
+    if row is not None:
+        # Requests name their target once they can have several; until then, the default.
+        target = getattr(row, "target", None) or DEFAULT_TARGET
+        space_id, provider = row.space_id, row.provider
+        model = request_model(row.settings, row.config)
+    event = AuditEvent(
+        request_id=request_id,
+        actor_slack_id=actor,
+        action=str(action),
+        detail=detail or {},
+        created_at=utcnow(),
+        target=target,
+        space_id=space_id,
+        provider=provider,
+        model=model,
     )
+    session.add(event)
+    index = session.info.get(AUDIT_INDEX_INFO)
+    if index:
+        session.flush()
+        enqueue(
+            session=session,
+            kind=JobKind.INDEX_AUDIT,
+            request_id=None,
+            payload={"audit_id": event.id, "index": str(index)},
+        )
+    return event
+
+
+def audit_events_between(
+    *, session: Session, since: datetime, until: datetime, after_id: int, limit: int
+) -> list[AuditEvent]:
+    """The next ``limit`` events with ``since <= created_at < until`` and id above
+    ``after_id``, in id order (keyset pagination: each batch is one indexed query)."""
+    return list(session.scalars(audit_between_query(since, until, after_id, limit)))
+
+
+def audit_between_query(
+    since: datetime, until: datetime, after_id: int, limit: int
+) -> Select[AuditEvent]:
+    return (
+        select(AuditEvent)
+        .where(
+            AuditEvent.created_at >= since,
+            AuditEvent.created_at < until,
+            AuditEvent.id > after_id,
+        )
+        .order_by(AuditEvent.id)
+        .limit(limit)
+    )
+
+
+def get_audit(*, session: Session, audit_id: int) -> AuditEvent | None:
+    return session.get(AuditEvent, audit_id)
+
+
+def references_of(*, session: Session, request_ids: Collection[int]) -> dict[int, str]:
+    """The references of these requests, by id."""
+    if not request_ids:
+        return {}
+    rows = session.execute(
+        select(ConnectorRequest.id, ConnectorRequest.reference).where(
+            ConnectorRequest.id.in_(list(request_ids))
+        )
+    ).all()
+    return {int(request_id): str(reference) for request_id, reference in rows}
 
 
 def list_audit(*, session: Session, request_id: int) -> list[AuditEvent]:

@@ -11,15 +11,17 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
+from bot.domain.audit import AuditRangeError
 from bot.domain.fields import SPACE_ID, SPACE_ID_RULE
 from bot.domain.providers import provider_spec
 from bot.domain.refs import normalise_reference
-from bot.errors import BotError
-from bot.services import catalog, intake, requests, stack
+from bot.errors import BotError, NotAuthorizedError
+from bot.services import audit, catalog, intake, requests, stack
 from bot.services.backends.base import BackendError
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.views import answers
+from bot.slack.views import audit as audit_views
 from bot.slack.views.common import to_dicts
 from bot.slack.views.connector_list import build_connector_list
 from bot.slack.views.request_modal import (
@@ -53,6 +55,10 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                 return
             ack(text=answers.listing_text(space), response_type="ephemeral")
             _list_connectors(deps, respond, space_id=space)
+            return
+        if verb == "audit":
+            text = _audit(deps, rest, user=str(command["user_id"]), command=slash_command)
+            ack(text=text, response_type="ephemeral")
             return
         if verb == "status":
             ack()
@@ -225,3 +231,13 @@ def _cancel(deps: Deps, words: list[str], *, actor: str, command: str) -> str:
     except BotError as error:
         return error.user_message
     return answers.cancelled_text(snapshot.reference)
+
+
+def _audit(deps: Deps, words: list[str], *, user: str, command: str) -> str:
+    try:
+        period = audit.ask_for_export(deps, user=user, words=words)
+    except NotAuthorizedError as error:
+        return audit_views.export_refused_text(error.user_message)
+    except AuditRangeError as error:
+        return audit_views.bad_range_text(str(error), command)
+    return audit_views.export_queued_text(period)

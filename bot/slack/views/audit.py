@@ -1,0 +1,46 @@
+"""What the bot says about audit exports: the ack, the refusal, the DM with the file."""
+
+from __future__ import annotations
+
+from bot.domain.audit import EXAMPLE_RANGE, AuditExport, AuditRange
+from bot.slack.views.common import escape
+
+
+def export_usage(command: str) -> str:
+    return (
+        f"Say which days, e.g. `{command} audit {EXAMPLE_RANGE}` (UTC, both days included), "
+        "or ISO 8601 times."
+    )
+
+
+def export_queued_text(period: AuditRange) -> str:
+    return (
+        f"Building the audit export from {escape(period.describe())}; "
+        "I'll send the file to you in a DM."
+    )
+
+
+def bad_range_text(problem: str, command: str) -> str:
+    return f"{escape(problem)}\n{export_usage(command)}"
+
+
+def export_refused_text(message: str) -> str:
+    return escape(message)
+
+
+def export_empty_text(export: AuditExport) -> str:
+    return f"The audit trail has no events from {escape(export.period.describe())}."
+
+
+def export_comment(export: AuditExport) -> str:
+    text = (
+        f"The audit trail from {escape(export.period.describe())}: {export.events} events, "
+        "one JSON object a line."
+    )
+    if export.truncated:
+        megabytes = export.max_bytes // (1024 * 1024)
+        text += (
+            f" The file stops at {megabytes} MB: ask for a shorter range, or have the operator "
+            "run `python -m bot audit` for everything."
+        )
+    return text
