@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Select, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Row, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
@@ -142,23 +142,63 @@ def add_audit(
     return event
 
 
-def audit_events_between(
-    *, session: Session, since: datetime, until: datetime, after_id: int, limit: int
-) -> list[AuditEvent]:
-    """The next ``limit`` events with ``since <= created_at < until`` and id above
-    ``after_id``, in id order (keyset pagination: each batch is one indexed query)."""
-    return list(session.scalars(audit_between_query(since, until, after_id, limit)))
+def audit_id_bounds(
+    *, session: Session, since: datetime, until: datetime
+) -> tuple[int, int] | None:
+    """The lowest and highest id of the events with ``since <= created_at < until`` (None:
+    there are none); one range scan of the (created_at, id) index."""
+    low, high = session.execute(
+        select(func.min(AuditEvent.id), func.max(AuditEvent.id)).where(
+            AuditEvent.created_at >= since, AuditEvent.created_at < until
+        )
+    ).one()
+    return None if low is None or high is None else (int(low), int(high))
+
+
+# What the export reads of an event, with its request's reference (plain rows: no ORM objects
+# for a month of events).
+AUDIT_EXPORT_COLUMNS = (
+    AuditEvent.id,
+    AuditEvent.created_at,
+    AuditEvent.action,
+    AuditEvent.actor_slack_id,
+    ConnectorRequest.reference,
+    AuditEvent.target,
+    AuditEvent.space_id,
+    AuditEvent.provider,
+    AuditEvent.model,
+    AuditEvent.detail,
+)
+
+
+def audit_rows_between(
+    *,
+    session: Session,
+    since: datetime,
+    until: datetime,
+    after_id: int,
+    last_id: int,
+    limit: int,
+) -> list[Row[Any]]:
+    """The next ``limit`` events with ``since <= created_at < until`` and ``after_id < id <=
+    last_id``, in id order, as `AUDIT_EXPORT_COLUMNS` rows (keyset pagination over the
+    primary key, bounded by `audit_id_bounds`: each batch reads only its own rows)."""
+    # On the connection: Core rows, without the ORM's result processing.
+    statement = audit_between_query(since, until, after_id, last_id, limit)
+    return list(session.connection().execute(statement))
 
 
 def audit_between_query(
-    since: datetime, until: datetime, after_id: int, limit: int
-) -> Select[AuditEvent]:
+    since: datetime, until: datetime, after_id: int, last_id: int, limit: int
+) -> Select[Any]:
     return (
-        select(AuditEvent)
+        select(*AUDIT_EXPORT_COLUMNS)
+        .outerjoin(ConnectorRequest, ConnectorRequest.id == AuditEvent.request_id)
         .where(
+            AuditEvent.id > after_id,
+            AuditEvent.id <= last_id,
             AuditEvent.created_at >= since,
             AuditEvent.created_at < until,
-            AuditEvent.id > after_id,
         )
         .order_by(AuditEvent.id)
         .limit(limit)

@@ -120,7 +120,7 @@ class AuditRecord:
 
     def json_line(self) -> str:
         """The event as one JSON Lines line (with its newline)."""
-        return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True) + "\n"
+        return json.dumps(self.as_dict(), ensure_ascii=False) + "\n"
 
     def document(self) -> dict[str, Any]:
         """The event as an Elasticsearch data-stream document (which needs ``@timestamp``)."""

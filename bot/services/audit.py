@@ -34,13 +34,13 @@ def is_approver(deps: Deps, user: str) -> bool:
     return user in deps.policy.approvers or user in deps.governance.approver_ids()
 
 
-def _record(event: AuditEvent, references: dict[int, str]) -> AuditRecord:
+def _record(event: AuditEvent, reference: str | None) -> AuditRecord:
     return AuditRecord(
         id=event.id,
         at=event.created_at,
         action=event.action,
         actor=event.actor_slack_id,
-        request=references.get(event.request_id) if event.request_id is not None else None,
+        request=reference,
         target=event.target,
         space=event.space_id,
         provider=event.provider,
@@ -54,23 +54,40 @@ def records(
 ) -> Iterator[AuditRecord]:
     """The events of ``period`` in id order, read ``batch`` at a time (one short transaction
     each: a month of events never sits in memory or holds a transaction open)."""
-    after = 0
+    with session_scope(factory) as session:
+        bounds = queries.audit_id_bounds(session=session, since=period.since, until=period.until)
+    if bounds is None:
+        return
+    after, last = bounds[0] - 1, bounds[1]
     while True:
         with session_scope(factory) as session:
-            events = queries.audit_events_between(
+            rows = queries.audit_rows_between(
                 session=session,
                 since=period.since,
                 until=period.until,
                 after_id=after,
+                last_id=last,
                 limit=batch,
             )
-            ids = {event.request_id for event in events if event.request_id is not None}
-            references = queries.references_of(session=session, request_ids=ids)
-            chunk = [_record(event, references) for event in events]
-        yield from chunk
-        if len(chunk) < batch:
+        for row in rows:
+            event_id, at, action, actor, reference, target, space, provider, model, detail = tuple(
+                row
+            )
+            yield AuditRecord(
+                id=event_id,
+                at=at,
+                action=action,
+                actor=actor,
+                request=reference,
+                target=target,
+                space=space,
+                provider=provider,
+                model=model,
+                detail=detail or {},
+            )
+        if len(rows) < batch:
             return
-        after = chunk[-1].id
+        after = int(rows[-1][0])
 
 
 def write_jsonl(
@@ -185,7 +202,8 @@ def index_event(deps: Deps, job: JobContext) -> None:
         if event is None:
             return
         ids = {event.request_id} if event.request_id is not None else set()
-        record = _record(event, queries.references_of(session=session, request_ids=ids))
+        references = queries.references_of(session=session, request_ids=ids)
+        record = _record(event, references.get(event.request_id or 0))
     try:
         client.create_document(index, record.document())
     except ElasticsearchUnavailableError as error:

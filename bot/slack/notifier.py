@@ -95,14 +95,16 @@ class SlackNotifier:
         if export.events == 0:
             self._call("chat_postMessage", channel=user, text=export_empty_text(export))
             return
-        opened = self._call("conversations_open", users=user)
+        # Posting to the user id opens the DM and answers with its D… id, which
+        # files.completeUploadExternal needs (it refuses user ids): no im:write needed.
+        posted = self._call("chat_postMessage", channel=user, text=export_comment(export))
         self._call(
             "files_upload_v2",
-            channel=str(opened["channel"]["id"]),
+            channel=str(posted["channel"]),
             content=content,
             filename=export.filename,
             title=export.filename,
-            initial_comment=export_comment(export),
+            snippet_type="text",
         )
 
     def _post(

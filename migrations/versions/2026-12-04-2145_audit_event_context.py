@@ -25,7 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("space_id", sa.String(100), nullable=True))
         batch_op.add_column(sa.Column("provider", sa.String(40), nullable=True))
         batch_op.add_column(sa.Column("model", sa.String(200), nullable=True))
-        batch_op.create_index("ix_audit_event_created_at", ["created_at"], unique=False)
+        batch_op.create_index("ix_audit_event_created_at", ["created_at", "id"], unique=False)
 
 
 def downgrade() -> None:

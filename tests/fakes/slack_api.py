@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import re
 import secrets
 import threading
 import time
@@ -463,8 +464,9 @@ def validate_view(view: Any, kinds: Iterable[str] = ("modal", "home")) -> list[s
 RESPONSE_URL_PATH = "/respond/"
 RESPONSE_URL_METHOD = "response_url"
 UPLOAD_PATH = "/upload/v1/"  # where files.getUploadURLExternal sends the bytes (no token)
-UPLOAD_METHOD = "files.upload"  # how those POSTs are recorded
+UPLOAD_METHOD = "upload_url"  # how those POSTs are recorded (not a Web API method)
 FILES_WRITE = "files:write"
+CONVERSATION_ID = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")  # completeUploadExternal's channel_id
 APPS_CONNECTIONS_OPEN = "apps.connections.open"  # the one method that takes the app token
 
 
@@ -1147,6 +1149,12 @@ class FakeSlack:
         channel_id = args.get("channel_id")
         if args.get("channels"):
             raise _SlackError("invalid_arguments", "[ERROR] FakeSlack takes channel_id only")
+        if channel_id is not None and not CONVERSATION_ID.match(str(channel_id)):
+            raise _SlackError(
+                "invalid_arguments",
+                "[ERROR] input must match regex pattern: ^[CGDZ][A-Z0-9]{8,}$ "
+                "[json-pointer:/channel_id]",
+            )
         channel = self._channel(channel_id, allow_user=False) if channel_id else None
         shared: list[dict[str, Any]] = []
         for item in files:
