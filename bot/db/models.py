@@ -34,6 +34,8 @@ class ConnectorRequest(Base):
         CheckConstraint(_in("status", [s.value for s in RequestStatus]), name="status"),
         UniqueConstraint("space_id", "kibana_connector_id", name="uq_connector_request_connector"),
         Index("ix_connector_request_status_expires", "status", "expires_at"),
+        # `list` marks the listed connectors the bot made: looked up by id, in any space.
+        Index("ix_connector_request_kibana_connector_id", "kibana_connector_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

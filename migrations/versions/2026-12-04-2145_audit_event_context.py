@@ -1,5 +1,6 @@
 """The audit trail names what each event concerns (target, space, provider, model) and is
-indexed by time for the export.
+indexed by time for the export; requests are indexed by the id of what they provisioned
+(`list` looks them up in any space).
 
 Rows stored before this keep NULL in the new columns.
 
@@ -26,9 +27,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("provider", sa.String(40), nullable=True))
         batch_op.add_column(sa.Column("model", sa.String(200), nullable=True))
         batch_op.create_index("ix_audit_event_created_at", ["created_at", "id"], unique=False)
+    with op.batch_alter_table("connector_request", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_connector_request_kibana_connector_id", ["kibana_connector_id"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("connector_request", schema=None) as batch_op:
+        batch_op.drop_index("ix_connector_request_kibana_connector_id")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_event_created_at")
         batch_op.drop_column("model")
