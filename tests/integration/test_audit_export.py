@@ -18,6 +18,7 @@ from bot import audit_cli
 from bot.db.models import AppendOnlyError, AuditEvent, Job
 from bot.db.session import session_scope
 from bot.domain.enums import AuditAction, JobKind
+from bot.services import audit as audit_service
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kibana import FakeKibana
 from tests.fakes.slack_api import UPLOAD_METHOD, FakeSlack
@@ -135,6 +136,23 @@ def test_an_approver_gets_the_days_events_as_a_file_in_a_dm(bot: BotHarness) -> 
     assert API_KEY.encode() not in upload["content"]
     # The export itself is on the record.
     wait_until(lambda: _events(bot, AuditAction.AUDIT_EXPORTED), what="the export audited")
+
+
+def test_a_large_export_stops_at_the_cap_and_says_so(
+    bot: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _approved_request(bot)
+    monkeypatch.setattr(audit_service, "SLACK_EXPORT_MAX_BYTES", 1024)
+    _ack_text(bot.command(f"audit {_today()}", user=APPROVER))
+    [upload] = wait_until(bot.slack.uploads, what="the export uploaded")
+    lines = _lines(upload["content"])
+    assert 0 < len(upload["content"]) <= 1024
+    assert lines[0]["action"] == "submitted"
+    said = bot.slack.messages_in(upload["channel"])[-1]["text"]
+    assert f"{len(lines)} events" in said
+    assert "stops there, at 1 KB" in said
+    [exported] = wait_until(lambda: _events(bot, AuditAction.AUDIT_EXPORTED), what="audited")
+    assert exported.detail["truncated"] is True
 
 
 def test_an_empty_range_is_a_dm_saying_so(bot: BotHarness) -> None:

@@ -38,9 +38,13 @@ def export_comment(export: AuditExport) -> str:
         "one JSON object a line."
     )
     if export.truncated:
-        megabytes = export.max_bytes // (1024 * 1024)
         text += (
-            f" The file stops at {megabytes} MB: ask for a shorter range, or have the operator "
-            "run `python -m bot audit` for everything."
+            f" The file stops there, at {_size(export.max_bytes)}: ask for a shorter range, or "
+            "have the operator run `python -m bot audit` for everything."
         )
     return text
+
+
+def _size(count: int) -> str:
+    megabytes = count / (1024 * 1024)
+    return f"{megabytes:g} MB" if megabytes >= 1 else f"{count // 1024 or 1} KB"
