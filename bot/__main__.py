@@ -26,8 +26,8 @@ from bot.server import make_server
 log = logging.getLogger("bot")
 T = TypeVar("T")
 
-USAGE = "usage: python -m bot [migrate | audit ...]   (python -m bot --help explains)\n"
-HELP = """usage: python -m bot [migrate | audit --since DATE [--until DATE] --format jsonl]
+USAGE = "usage: python -m bot [migrate]   (python -m bot --help explains)\n"
+HELP = """usage: python -m bot [migrate]
 
 The Kibana LLM Connector Bot: people request Kibana LLM connectors in Slack, approvers decide,
 the bot creates and tests them.
