@@ -36,6 +36,10 @@ Commands:
   (none)    run the bot: migrate the database, then serve Slack until SIGTERM or SIGINT
   migrate   only apply the database migrations, then exit (a release step; needs only
             DATABASE_URL)
+  audit     write the audit trail of a time range as JSON Lines, then exit (needs only
+            DATABASE_URL): audit --since DATE [--until DATE] --format jsonl [--output FILE];
+            DATE is YYYY-MM-DD (whole UTC days, --until included) or an ISO 8601 time;
+            python -m bot audit --help explains
   --help    show this text
 
 Modes (chosen by the environment):
@@ -49,7 +53,7 @@ Configuration is read from environment variables only (an empty variable counts 
                 and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)
   optional      DATABASE_URL (default: SQLite file connector-bot.sqlite3 in the working
                 directory), ENCRYPTION_KEY (required with PostgreSQL), NOTIFY_CHANNEL, HOST,
-                PORT, SLACK_API_URL, LOG_LEVEL, SLASH_COMMAND and the tuning variables
+                PORT, SLACK_API_URL, LOG_LEVEL, SLASH_COMMAND, AUDIT_INDEX and the tuning variables
                 (REQUEST_TTL_HOURS, KIBANA_*, WORKER_THREADS, HTTP_THREADS, JOB_LEASE_SECONDS)
 See the README's Configuration section for each variable. A bad or missing setting stops the
 bot with one line per variable, `configuration error: NAME: ...`, and exit code 2.
@@ -61,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] in (["-h"], ["--help"], ["help"]):
         sys.stdout.write(HELP)
         return 0
+    if args[:1] == ["audit"]:
+        from bot import audit_cli
+
+        return audit_cli.main(args[1:])
     if args not in ([], ["migrate"]):
         sys.stderr.write(USAGE)
         return 2

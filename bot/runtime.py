@@ -6,7 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -95,6 +95,13 @@ def governance_from(settings: Settings) -> PolicyDocument:
     )
 
 
+def _session_info(settings: Settings, governance: PolicyDocument) -> dict[str, Any]:
+    """AUDIT_INDEX copies need an Elasticsearch: without one the setting does nothing."""
+    if settings.audit_index and any(t.elasticsearch_url for t in governance.targets):
+        return {queries.AUDIT_INDEX_INFO: settings.audit_index}
+    return {}
+
+
 def build_runtime(
     settings: Settings,
     keys: list[bytes],
@@ -116,7 +123,7 @@ def build_runtime(
         threads=settings.http_threads + settings.worker_threads + 4,
     )
     upgrade_database(engine)
-    session_factory = make_session_factory(engine)
+    session_factory = make_session_factory(engine, info=_session_info(settings, governance))
     if settings.is_sqlite:
         # One process owns a SQLite database: leases left by a killed run can be taken now.
         with session_scope(session_factory) as session:

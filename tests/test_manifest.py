@@ -6,6 +6,7 @@ import copy
 import inspect
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -21,7 +22,7 @@ from slack_bolt import App
 
 from bot.config import Settings
 from bot.server import SLACK_PATH
-from tests.fakes.slack_api import RESPONSE_URL_METHOD, SlackCall
+from tests.fakes.slack_api import RESPONSE_URL_METHOD, UPLOAD_METHOD, SlackCall
 from tests.harness import APPROVER, REQUESTER, TEAM, BotHarness, reference_from
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ MANIFEST = ROOT / "manifest.yml"
 SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "slack-manifest-schema"
 
 # The whole bot-scope list, and why each one is there (see the comments in manifest.yml).
-EXPECTED_BOT_SCOPES = {"commands", "chat:write", "chat:write.public"}
+EXPECTED_BOT_SCOPES = {"commands", "chat:write", "chat:write.public", "files:write"}
 
 # The bot scope each Slack Web API method needs (docs.slack.dev/reference/methods/<method>).
 # A method the bot starts calling must be added here, with its scope added to the manifest.
@@ -46,6 +47,9 @@ SCOPES_BY_METHOD: dict[str, set[str]] = {
     "users.info": {"users:read"},
     "usergroups.users.list": {"usergroups:read"},
     RESPONSE_URL_METHOD: set(),  # respond(): a response_url, not a Web API method
+    "files.getUploadURLExternal": {"files:write"},
+    "files.completeUploadExternal": {"files:write"},
+    UPLOAD_METHOD: set(),  # the bytes POSTed to the upload URL files.getUploadURLExternal gave
 }
 
 FORM_VALUES = {
@@ -309,6 +313,11 @@ def test_the_scopes_cover_every_web_api_call_of_a_request(
     reference = reference_from(response)
     assert bot.click(reference, "approval.approve", user=APPROVER).status_code == 200
     bot.wait_status(reference, "tested_ok")
+    bot.wait_idle()
+    # An approver's audit export arrives as a file in their DM.
+    today = datetime.now(UTC).date().isoformat()
+    assert bot.command(f"audit {today}", user=APPROVER).status_code == 200
+    bot.slack.wait_for("files.completeUploadExternal")
     bot.wait_idle()
 
     calls = bot.slack.calls

@@ -15,8 +15,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from bot.db.base import Base, utcnow
 from bot.domain.enums import Decision, JobStatus, RequestStatus
@@ -35,6 +36,8 @@ class ConnectorRequest(Base):
             "target", "space_id", "kibana_connector_id", name="uq_connector_request_connector"
         ),
         Index("ix_connector_request_status_expires", "status", "expires_at"),
+        # `list` marks the listed connectors the bot made: looked up by id, in any space.
+        Index("ix_connector_request_kibana_connector_id", "kibana_connector_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -91,7 +94,14 @@ class ApprovalDecision(Base):
 
 
 class AuditEvent(Base):
+    """One event of the audit trail. Append-only: nothing in the bot updates or deletes it."""
+
     __tablename__ = "audit_event"
+    __table_args__ = (
+        # The export finds a time range's ids here (an index-only scan), then reads by id;
+        # the per-request history reads by request_id.
+        Index("ix_audit_event_created_at", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("connector_request.id"), index=True)
@@ -99,6 +109,11 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the event concerns (from the request row when there is one; NULL on older rows).
+    target: Mapped[str | None] = mapped_column(String(64))
+    space_id: Mapped[str | None] = mapped_column(String(100))
+    provider: Mapped[str | None] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(200))
 
 
 class ProvisioningAttempt(Base):
@@ -136,3 +151,24 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class AppendOnlyError(RuntimeError):
+    """Something tried to change or delete an audit event."""
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_rows_are_never_changed(session: Session, _context: Any, _instances: Any) -> None:
+    for row in session.deleted:
+        if isinstance(row, AuditEvent):
+            raise AppendOnlyError("audit events are append-only: one was deleted")
+    for row in session.dirty:
+        if isinstance(row, AuditEvent) and session.is_modified(row):
+            raise AppendOnlyError("audit events are append-only: one was changed")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_audit_changes(state: ORMExecuteState) -> None:
+    mapper = state.bind_mapper
+    if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ is AuditEvent:
+        raise AppendOnlyError("audit events are append-only: UPDATE or DELETE refused")

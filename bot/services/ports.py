@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.domain.audit import AuditExport
 from bot.domain.enums import Notice
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 
@@ -39,4 +40,9 @@ class Notifier(Protocol):
         self, request: RequestSnapshot, retrying: KibanaRetrying, *, in_thread: bool
     ) -> None:
         """Tell the card's thread (or the requester) that Kibana failed and the bot retries."""
+        ...
+
+    def send_audit_export(self, user: str, export: AuditExport, content: bytes) -> None:
+        """Upload an audit export (JSON Lines ``content``) to ``user``'s DM; an empty export
+        is a DM saying there were no events."""
         ...

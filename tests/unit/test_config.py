@@ -472,3 +472,14 @@ def test_the_elasticsearch_key_is_masked_in_logs(env: pytest.MonkeyPatch) -> Non
     line = RedactingFilter(secrets).redact(f"calling es with ApiKey {ES_KEY} now")
     assert ES_KEY not in line
     assert MASK in line
+
+
+def test_audit_index_is_an_optional_data_stream_name(env: pytest.MonkeyPatch) -> None:
+    _set(env)
+    assert load_settings().audit_index is None
+    _set(env, AUDIT_INDEX=" logs-llm_connector.audit-default ")
+    assert load_settings().audit_index == "logs-llm_connector.audit-default"
+    for bad, why in (("Audit", "lowercase"), ("a*b", "must not contain *"), ("_x", "start")):
+        [problem] = _problems(env, AUDIT_INDEX=bad)
+        assert problem.startswith("AUDIT_INDEX: ")
+        assert why in problem

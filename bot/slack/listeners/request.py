@@ -13,17 +13,19 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.deps import Deps
+from bot.domain.audit import AuditRangeError
 from bot.domain.fields import SPACE_ID, SPACE_ID_RULE
 from bot.domain.providers import ProviderSpec, provider_spec
 from bot.domain.refs import normalise_reference
 from bot.domain.targets import Target
-from bot.errors import BotError
-from bot.services import catalog, form_context, intake, requests
+from bot.errors import BotError, NotAuthorizedError
+from bot.services import audit, catalog, form_context, intake, requests
 from bot.services.backends.base import BackendError
 from bot.services.form_context import FormContext
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.views import answers
+from bot.slack.views import audit as audit_views
 from bot.slack.views.common import section, to_dicts
 from bot.slack.views.connector_list import build_connector_list
 from bot.slack.views.request_modal import (
@@ -59,6 +61,10 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                 return
             ack(text=answers.listing_text(space), response_type="ephemeral")
             _list_connectors(deps, respond, targets=targets, space_id=space)
+            return
+        if verb == "audit":
+            text = _audit(deps, rest, user=str(command["user_id"]), command=slash_command)
+            ack(text=text, response_type="ephemeral")
             return
         if verb == "status":
             ack()
@@ -322,3 +328,13 @@ def _cancel(deps: Deps, words: list[str], *, actor: str, command: str) -> str:
     except BotError as error:
         return error.user_message
     return answers.cancelled_text(snapshot.reference)
+
+
+def _audit(deps: Deps, words: list[str], *, user: str, command: str) -> str:
+    try:
+        period = audit.ask_for_export(deps, user=user, words=words)
+    except NotAuthorizedError as error:
+        return audit_views.export_refused_text(error.user_message)
+    except AuditRangeError as error:
+        return audit_views.bad_range_text(str(error), command)
+    return audit_views.export_queued_text(period)

@@ -17,6 +17,7 @@ def usage(command: str) -> str:
         "(`list <target> [space]` for one target, when there are several)\n"
         f"• `{command} status REQ-XXXXXX` shows where a request is and its history\n"
         f"• `{command} cancel REQ-XXXXXX` withdraws your pending request\n"
+        f"• `{command} audit YYYY-MM-DD [YYYY-MM-DD]` sends approvers the audit trail as a file\n"
         f"• `{command} help` shows this"
     )
 

@@ -219,6 +219,26 @@ def test_command_answers_escape_what_was_typed() -> None:
         _assert_clean({"text": text})
 
 
+def test_audit_export_messages_escape_what_was_typed() -> None:
+    from bot.domain.audit import AuditExport, AuditRange
+    from bot.slack.views import audit as audit_views
+
+    period = AuditRange(since=NOW, until=NOW.replace(day=3))
+    for truncated in (False, True):
+        export = AuditExport(
+            period=period, events=3, truncated=truncated, max_bytes=1 << 20, filename="a.jsonl"
+        )
+        _assert_clean({"text": audit_views.export_comment(export)})
+        _assert_clean({"text": audit_views.export_empty_text(export)})
+    for text in (
+        audit_views.bad_range_text(HOSTILE, "/llm-connector"),
+        audit_views.export_refused_text(HOSTILE),
+        audit_views.export_queued_text(period),
+        audit_views.export_usage("/llm-connector"),
+    ):
+        _assert_clean({"text": text})
+
+
 def test_the_form_escapes_kibanas_reasons_and_keeps_typed_values_as_typed() -> None:
     from bot.domain.providers import PROVIDERS
 
