@@ -53,6 +53,7 @@ class JobKind(StrEnum):
     NOTIFY_CHANNEL = "notify_channel.post"
     PROVISION = "kibana.provision"
     TEST_CONNECTOR = "kibana.test"
+    PUBLISH_HOME = "home.publish"  # payload {"user": id}: republish that person's Home tab
 
 
 class JobStatus(StrEnum):

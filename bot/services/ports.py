@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.domain.enums import Notice
+from bot.domain.home import HomeContent
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 
 
@@ -39,4 +40,8 @@ class Notifier(Protocol):
         self, request: RequestSnapshot, retrying: KibanaRetrying, *, in_thread: bool
     ) -> None:
         """Tell the card's thread (or the requester) that Kibana failed and the bot retries."""
+        ...
+
+    def publish_home(self, home: HomeContent) -> None:
+        """Publish the person's App Home tab."""
         ...

@@ -14,7 +14,7 @@ from bot.db import queries
 from bot.db.session import session_scope
 from bot.deps import Deps, Policy
 from bot.domain.enums import JobKind, JobStatus
-from bot.services import notifications, provisioning, requests
+from bot.services import home, notifications, provisioning, requests
 from bot.services.jobs import (
     RETRYING_SINCE,
     GiveUpError,
@@ -75,6 +75,7 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.NOTIFY_CHANNEL: slack_job(notifications.notify_channel),
         JobKind.PROVISION: kibana_job(provisioning.provision_connector),
         JobKind.TEST_CONNECTOR: kibana_job(provisioning.run_connector_test),
+        JobKind.PUBLISH_HOME: slack_job(home.publish_home),
     }
 
 

@@ -18,6 +18,7 @@ class ActionId(StrEnum):
     REJECT = "approval.reject"
     DELIVER_YAML = "approval.deliver_yaml"
     REASON = "approval.reason"
+    HOME_CANCEL = "home.cancel"
 
 
 class BlockId(StrEnum):

@@ -10,10 +10,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.domain.enums import Notice
+from bot.domain.home import HomeContent
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.slack.views.approval_message import build_card_blocks, card_text
 from bot.slack.views.common import to_dicts
+from bot.slack.views.home import build_home_view
 from bot.slack.views.results import (
     kibana_retrying_message,
     outcome_text,
@@ -88,6 +90,10 @@ class SlackNotifier:
     def notify_channel(self, request: RequestSnapshot) -> None:
         if self._notify_channel:
             self._call("chat_postMessage", channel=self._notify_channel, text=outcome_text(request))
+
+    def publish_home(self, home: HomeContent) -> None:
+        view = build_home_view(home, command=self._command)
+        self._call("views_publish", user_id=home.user, view=view.to_dict())
 
     def _post(
         self, channel: str | None, text: str, blocks: list[Block], *, thread_ts: str | None = None
