@@ -9,12 +9,15 @@ looking at Home).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import Respond
 
 from bot.deps import Deps
 from bot.services import home
+
+log = logging.getLogger(__name__)
 
 
 def tell(deps: Deps, body: dict[str, Any], respond: Respond, text: str) -> None:
@@ -25,6 +28,9 @@ def tell(deps: Deps, body: dict[str, Any], respond: Respond, text: str) -> None:
     user = (body.get("user") or {}).get("id")
     if is_home(body) and isinstance(user, str):
         home.tell(deps, user, text)
+        return
+    # A click inside a modal: the modal itself is where its answers go (its listener's job).
+    log.info("a click with nowhere to answer it: %s", text)
 
 
 def is_home(body: dict[str, Any]) -> bool:
