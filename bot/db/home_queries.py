@@ -45,7 +45,21 @@ def pending_not_from(
 ) -> tuple[list[ConnectorRequest], int]:
     """Pending requests someone else asked for, oldest first (index status, created_at)."""
     where = [CR.status == S.PENDING.value, CR.requested_by_slack_id != user]
-    return _page(session, where, [CR.created_at, CR.id], limit)
+    rows = list(
+        session.scalars(select(CR).where(*where).order_by(CR.created_at, CR.id).limit(limit))
+    )
+    if len(rows) < limit:
+        return rows, len(rows)
+    # Both counts read an index only (no row lookups): all pending, minus the person's own.
+    pending = session.scalar(
+        select(func.count()).select_from(CR).where(CR.status == S.PENDING.value)
+    )
+    own = session.scalar(
+        select(func.count())
+        .select_from(CR)
+        .where(CR.requested_by_slack_id == user, CR.status == S.PENDING.value)
+    )
+    return rows, int(pending or 0) - int(own or 0)
 
 
 def tested_requests_of(
