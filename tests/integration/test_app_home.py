@@ -256,3 +256,25 @@ def test_a_burst_of_refreshes_queues_one_publish_per_person(
         with session_scope(bot.deps.session_factory) as session:
             assert home.queue_publish(session, users=[REQUESTER]) == 1
     assert APPROVAL_CHANNEL  # the fixture channels are in place
+
+
+def test_an_expired_request_leaves_the_requesters_home_and_the_queue(bot: BotHarness) -> None:
+    from sqlalchemy import update
+
+    from bot.db.models import ConnectorRequest
+    from bot.services import requests
+
+    reference = _pending(bot)
+    bot.open_home(REQUESTER)
+    bot.open_home(APPROVER)
+    bot.home(REQUESTER, lambda text: reference in text)
+    bot.home(APPROVER, lambda text: "approval.approve" in text)
+    with session_scope(bot.deps.session_factory) as session:
+        session.execute(
+            update(ConnectorRequest)
+            .where(ConnectorRequest.reference == reference)
+            .values(expires_at=bot.deps.clock())
+        )
+    assert requests.expire_due_requests(bot.deps) == 1
+    bot.home(REQUESTER, lambda text: "Nothing under way" in text)
+    bot.home(APPROVER, lambda text: "Nothing waits for you" in text)
