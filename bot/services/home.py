@@ -1,7 +1,9 @@
 """App Home: who sees what, recording who opened it, and republishing it when that changes.
 
-Three seams the approvals and lifecycle work will switch (one function each):
-``is_approver``, ``awaiting_decision`` and ``owned_connectors``.
+Seams the approvals and lifecycle work will switch (one function each): ``is_approver``
+(the policy's approvers), ``awaiting_decision`` (the rule's eligible approvers who have not
+voted yet), ``owned_connectors`` (the managed-connector inventory) and ``refresh_for_request``
+(whose Home a change of the request reaches: now its requester and every approver).
 """
 
 from __future__ import annotations
@@ -173,6 +175,7 @@ def publish_home(deps: Deps, job: JobContext) -> None:
     except NotificationRetryableError as error:
         raise RetryLaterError(error.retry_after or 2.0, f"publish home: {error}") from None
     except NotificationFailedError as error:
+        log.warning("the Home of %s could not be published: %s", user, error)
         _finish(deps, user, notice)
         raise GiveUpError(f"publish home: {error}") from None
     _finish(deps, user, notice)

@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.enums import RequestStatus
 from bot.domain.home import DecisionLine, HomeContent, Listed
 from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId
@@ -76,7 +77,7 @@ def _open_requests(listed: Listed, command: str) -> list[Block]:
         return [*blocks, context("Nothing under way.")]
     for snapshot in listed.items:
         text = truncate(f"{_subject(snapshot)}\n{status_line(snapshot)}", SECTION_TEXT_MAX)
-        accessory = _cancel_button(snapshot) if snapshot.status.value == "pending" else None
+        accessory = _cancel_button(snapshot) if snapshot.status is RequestStatus.PENDING else None
         blocks.append(
             SectionBlock(
                 block_id=f"home.request.{snapshot.id}",
