@@ -390,6 +390,69 @@ class BotHarness:
 
         wait_until(idle, timeout=timeout, what="the job queue to drain")
 
+    # --- the App Home tab ------------------------------------------------------------------
+    def event(self, event: dict[str, Any]) -> httpx.Response:
+        """Deliver an Events API event_callback, as Slack posts it (JSON, signed)."""
+        body = json.dumps(
+            {
+                "token": "x",
+                "team_id": TEAM,
+                "api_app_id": "A0001",
+                "event": {"event_ts": str(time.time()), **event},
+                "type": "event_callback",
+                "event_id": f"Ev{time.time_ns()}",
+                "event_time": int(time.time()),
+                "authorizations": [
+                    {
+                        "team_id": TEAM,
+                        "user_id": "UBOT",
+                        "is_bot": True,
+                        "is_enterprise_install": False,
+                    }
+                ],
+            }
+        )
+        return self.post_signed(body, content_type="application/json")
+
+    def open_home(self, user: str, *, tab: str = "home") -> httpx.Response:
+        """The person opens the bot's Home tab (or its Messages tab)."""
+        event: dict[str, Any] = {"type": "app_home_opened", "user": user, "tab": tab}
+        event["channel"] = self.slack.dm_channel_for(user)
+        published = self.slack.home_view(user)
+        if published is not None:
+            event["view"] = published
+        return self.event(event)
+
+    def home(
+        self, user: str, predicate: Callable[[str], bool] = lambda _: True, *, what: str = ""
+    ) -> dict[str, Any]:
+        """Wait for ``user``'s published Home to satisfy ``predicate`` (on its JSON text)."""
+
+        def shown() -> dict[str, Any] | None:
+            view = self.slack.home_view(user)
+            return view if view is not None and predicate(json.dumps(view)) else None
+
+        found: dict[str, Any] = wait_until(shown, what=what or f"the Home tab of {user}")
+        return found
+
+    def click_home(
+        self, user: str, action_id: str, reference: str, *, view: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """Click the ``action_id`` button of ``reference`` on a Home tab (``user``'s own as
+        published, or ``view``): no response_url, no message, the view as the container."""
+        shown = view if view is not None else self.home(user)
+        button, block_id = find_view_button(shown, action_id, reference)
+        return self.interact(
+            {
+                "type": "block_actions",
+                "user": {"id": user},
+                "trigger_id": self.slack.issue_trigger_id(view_id=shown["id"]),
+                "container": {"type": "view", "view_id": shown["id"]},
+                "view": shown,
+                "actions": [{**button, "block_id": block_id, "action_ts": str(time.time())}],
+            }
+        )
+
 
 def fill_state(view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
     """Slack's view.state.values for ``view`` with ``values`` typed into its inputs."""
@@ -418,6 +481,21 @@ def fill_state(view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
             value = values.get(key, element.get("initial_value"))
             state[block_id] = {element["action_id"]: {"type": kind, "value": value or None}}
     return state
+
+
+def find_view_button(
+    view: dict[str, Any], action_id: str, reference: str
+) -> tuple[dict[str, Any], str]:
+    """The ``action_id`` button shown for ``reference`` in a view, and its block id."""
+    blocks = view.get("blocks") or []
+    for index, block in enumerate(blocks):
+        if reference not in json.dumps(block) and reference not in json.dumps(blocks[index - 1]):
+            continue
+        elements = [*(block.get("elements") or []), block.get("accessory") or {}]
+        for element in elements:
+            if element.get("action_id") == action_id:
+                return dict(element), str(block.get("block_id"))
+    raise AssertionError(f"no {action_id} button for {reference} in the view")
 
 
 def find_button(message: dict[str, Any], action_id: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
@@ -38,6 +39,9 @@ class ConnectorRequest(Base):
         Index("ix_connector_request_status_expires", "status", "expires_at"),
         # `list` marks the listed connectors the bot made: looked up by id, in any space.
         Index("ix_connector_request_kibana_connector_id", "kibana_connector_id"),
+        # App Home: a person's own requests by state, and the pending queue oldest first.
+        Index("ix_connector_request_requester_status", "requested_by_slack_id", "status"),
+        Index("ix_connector_request_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -90,7 +94,7 @@ class ApprovalDecision(Base):
     decision: Mapped[str] = mapped_column(String(16))
     decided_by_slack_id: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
-    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class AuditEvent(Base):
@@ -172,3 +176,22 @@ def _no_bulk_audit_changes(state: ORMExecuteState) -> None:
     mapper = state.bind_mapper
     if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ is AuditEvent:
         raise AppendOnlyError("audit events are append-only: UPDATE or DELETE refused")
+
+
+class HomeViewer(Base):
+    """Someone who opened the bot's Home tab: only they get it republished when things change.
+
+    ``publish_queued_at`` is set while a publish job for them is queued or running, so a burst
+    of changes publishes once and two publishes of one Home never race (an older view landing
+    last); ``publish_again`` says something changed since that job read the database.
+    ``notice`` is shown at the top of their next Home (e.g. a refused Home click).
+    """
+
+    __tablename__ = "home_viewer"
+
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime]
+    approver: Mapped[bool] = mapped_column(default=False, server_default=false())
+    publish_queued_at: Mapped[datetime | None]
+    publish_again: Mapped[bool] = mapped_column(default=False, server_default=false())
+    notice: Mapped[str | None] = mapped_column(Text)

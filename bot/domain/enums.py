@@ -55,6 +55,7 @@ class JobKind(StrEnum):
     TEST_CONNECTOR = "kibana.test"
     INDEX_AUDIT = "audit.index"  # copy one audit event into the AUDIT_INDEX data stream
     EXPORT_AUDIT = "audit.export"  # build an audit export and upload it to an approver's DM
+    PUBLISH_HOME = "home.publish"  # payload {"user": id}: republish that person's Home tab
 
 
 class JobStatus(StrEnum):

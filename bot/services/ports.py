@@ -6,6 +6,7 @@ from typing import Protocol
 
 from bot.domain.audit import AuditExport
 from bot.domain.enums import Notice
+from bot.domain.home import HomeContent
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 
 
@@ -45,4 +46,7 @@ class Notifier(Protocol):
     def send_audit_export(self, user: str, export: AuditExport, content: bytes) -> None:
         """Upload an audit export (JSON Lines ``content``) to ``user``'s DM; an empty export
         is a DM saying there were no events."""
+
+    def publish_home(self, home: HomeContent) -> None:
+        """Publish the person's App Home tab."""
         ...

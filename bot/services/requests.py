@@ -22,7 +22,7 @@ from bot.domain.refs import new_connector_id, new_reference
 from bot.domain.rules import REFUSAL_TEXT, decision_refusal
 from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
-from bot.services import drafts, stack
+from bot.services import drafts, home, stack
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -110,6 +110,7 @@ def submit_request(
             request_id=row.id,
             payload={"notice": Notice.SUBMITTED.value},
         )
+        home.refresh_for_request(session, row.id)
         snapshot = to_snapshot(row, deps.governance)
     deps.wake_workers()
     log.info("request %s submitted by %s", snapshot.reference, requested_by)

@@ -14,7 +14,7 @@ from bot.db import queries
 from bot.db.session import session_scope
 from bot.deps import Deps, Policy
 from bot.domain.enums import JobKind, JobStatus
-from bot.services import audit, notifications, provisioning, requests
+from bot.services import audit, home, notifications, provisioning, requests
 from bot.services.jobs import (
     RETRYING_SINCE,
     GiveUpError,
@@ -80,6 +80,7 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.TEST_CONNECTOR: kibana_job(provisioning.run_connector_test),
         JobKind.EXPORT_AUDIT: slack_job(audit.deliver_export),
         JobKind.INDEX_AUDIT: JobSpec(handler=audit.index_event, lane=Lane.AUDIT, retry=indexing),
+        JobKind.PUBLISH_HOME: slack_job(home.publish_home),
     }
 
 

@@ -22,6 +22,7 @@ class ActionId(StrEnum):
     DELIVER_YAML = "approval.deliver_yaml"
     REASON = "approval.reason"
     TARGET = "connector_request.target"
+    HOME_CANCEL = "home.cancel"
 
 
 class BlockId(StrEnum):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.backends import Backend, BackendChoice
 from bot.domain.enums import Provider
+from bot.domain.refs import REFERENCE
 
 M = TypeVar("M", bound=BaseModel)
 # A request's primary key: a SQL INTEGER. A button value holding 2**63 is not ours (and would
@@ -40,6 +41,14 @@ class RequestButton(BaseModel):
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     request_id: RequestId
+
+
+class CancelButton(BaseModel):
+    """The Home tab's Cancel button: the request's reference, as `cancel` takes it."""
+
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    reference: Annotated[str, Field(pattern=REFERENCE.pattern)]
 
 
 class RejectMetadata(BaseModel):

@@ -11,11 +11,13 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.audit import AuditExport
 from bot.domain.enums import Notice
+from bot.domain.home import HomeContent
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.slack.views.approval_message import build_card_blocks, card_text
 from bot.slack.views.audit import export_comment, export_empty_text
 from bot.slack.views.common import to_dicts
+from bot.slack.views.home import build_home_view
 from bot.slack.views.results import (
     kibana_retrying_message,
     outcome_text,
@@ -106,6 +108,10 @@ class SlackNotifier:
             title=export.filename,
             snippet_type="text",
         )
+
+    def publish_home(self, home: HomeContent) -> None:
+        view = build_home_view(home, command=self._command)
+        self._call("views_publish", user_id=home.user, view=view.to_dict())
 
     def _post(
         self, channel: str | None, text: str, blocks: list[Block], *, thread_ts: str | None = None

@@ -615,6 +615,7 @@ class FakeSlack:
         self._last_root: str | None = None
         self._external_ids: dict[str, str] = {}
         self._home_views: dict[str, str] = {}  # user id -> view id
+        self.home_tab_enabled = True  # the manifest's features.app_home.home_tab_enabled
         self._triggers: dict[str, _Trigger] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
@@ -807,6 +808,12 @@ class FakeSlack:
     def views(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return copy.deepcopy(self._views)
+
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """The Home view currently published for ``user_id`` (None: never published)."""
+        with self._lock:
+            view_id = self._home_views.get(user_id)
+            return copy.deepcopy(self._views[view_id]) if view_id else None
 
     def all_text(self) -> str:
         with self._lock:
@@ -1314,8 +1321,14 @@ class FakeSlack:
 
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = args.get("user_id")
+        if not user_id:
+            raise _SlackError(
+                "invalid_arguments", "[ERROR] missing required field: user_id [json-pointer:/]"
+            )
         if not isinstance(user_id, str) or user_id not in self._users:
             raise _SlackError("user_not_found")
+        if not self.home_tab_enabled:
+            raise _SlackError("not_enabled")
         view = self._checked_view(args, "home")
         existing = self._home_views.get(user_id)
         if existing and args.get("hash") and args["hash"] != self._views[existing]["hash"]:

@@ -86,10 +86,12 @@ def _backend_line(snapshot: RequestSnapshot) -> str:
     return f"{name}\n_{escape(truncate(snapshot.backend_reason or '', 400))}_"
 
 
-def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
+def _decision_buttons(
+    snapshot: RequestSnapshot, *, block_id: str = BlockId.APPROVAL_ACTIONS.value
+) -> ActionsBlock:
     value = encode(RequestButton(request_id=snapshot.id))
     return ActionsBlock(
-        block_id=BlockId.APPROVAL_ACTIONS.value,
+        block_id=block_id,
         elements=[
             ButtonElement(
                 text=PlainTextObject(text="Approve"),
@@ -119,6 +121,12 @@ def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
             _delivery_button(snapshot, value),
         ],
     )
+
+
+def decision_buttons(snapshot: RequestSnapshot, *, block_id: str) -> ActionsBlock:
+    """The card's decision buttons (same action ids and values, so the same listeners and
+    checks run) under another block id, e.g. on the Home tab that lists several requests."""
+    return _decision_buttons(snapshot, block_id=block_id)
 
 
 def status_line(snapshot: RequestSnapshot) -> str:

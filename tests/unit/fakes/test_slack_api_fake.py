@@ -109,6 +109,35 @@ def test_views_publish_home(fake: FakeSlack, client: WebClient) -> None:
     with pytest.raises(SlackApiError) as exc:
         client.views_publish(user_id="U1", view=home | {"submit": section("s")["text"]})
     assert slack_error(exc) == "invalid_arguments"
+    assert fake.home_view("U1") is not None
+    assert fake.home_view("U1")["id"] == first["id"]  # type: ignore[index]
+    assert fake.home_view("U2") is None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        pytest.param({"view": {"type": "home", "blocks": []}}, "invalid_arguments", id="no-user"),
+        pytest.param({"user_id": "U404"}, "user_not_found", id="unknown-user"),
+        pytest.param({"user_id": "U1", "view": {"type": "modal"}}, "invalid_arguments", id="modal"),
+        pytest.param({"user_id": "U1", "hash": "1.stale"}, "hash_conflict", id="stale-hash"),
+    ],
+)
+def test_views_publish_is_strict(
+    fake: FakeSlack, client: WebClient, arguments: dict[str, Any], error: str
+) -> None:
+    home = {"type": "home", "blocks": [section("home")]}
+    client.views_publish(user_id="U1", view=home)
+    with pytest.raises(SlackApiError) as exc:
+        client.api_call("views.publish", json={"view": home, **arguments})
+    assert slack_error(exc) == error
+
+
+def test_views_publish_needs_the_home_tab(fake: FakeSlack, client: WebClient) -> None:
+    fake.home_tab_enabled = False
+    with pytest.raises(SlackApiError) as exc:
+        client.views_publish(user_id="U1", view={"type": "home", "blocks": [section("home")]})
+    assert slack_error(exc) == "not_enabled"
 
 
 def test_post_to_unknown_channel(client: WebClient) -> None:

@@ -381,3 +381,30 @@ def test_a_hostile_target_label_and_kibanas_space_names_are_escaped() -> None:
     _assert_clean(_message(*build_connector_list(HOSTILE, [endpoint], target_label=HOSTILE)))
     _assert_clean({"text": answers.no_space_text(HOSTILE, HOSTILE)})
     _assert_clean({"text": answers.kibana_unreachable_text(HOSTILE, HOSTILE)})
+
+
+def test_the_home_tab_escapes_every_hostile_text() -> None:
+    from bot.domain.home import DecisionLine, HomeContent, Listed
+    from bot.slack.views.home import build_home_view
+
+    snapshots = [hostile_snapshot(status) for status in RequestStatus]
+    decision = DecisionLine(
+        reference="REQ-7K3M9Q",
+        connector_name=HOSTILE,
+        provider_label=HOSTILE,
+        decision="rejected",
+        decided_by=APPROVER,
+        decided_at=NOW,
+        reason=HOSTILE,
+    )
+    for approver in (True, False):
+        content = HomeContent(
+            user=APPROVER,
+            approver=approver,
+            open_requests=Listed(snapshots[:4], 40),
+            awaiting=Listed(snapshots[:1], 3),
+            connectors=Listed(snapshots[4:6], 2),
+            decisions=[decision],
+            notice=answers.cancelled_text(HOSTILE),
+        )
+        _assert_clean(build_home_view(content, command=HOSTILE).to_dict())
