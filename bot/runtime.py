@@ -120,7 +120,13 @@ def _elasticsearch_clients(
     )
 
 
-def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float = 1.0) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    keys: list[bytes],
+    *,
+    poll_seconds: float = 1.0,
+    governance: PolicyDocument | None = None,
+) -> Runtime:
     """Migrate the database and build every part; the job runner is not started yet."""
     engine = make_engine(
         settings.database_url,
@@ -166,7 +172,7 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
             slash_command=settings.slash_command,
         ),
         policy=policy_from(settings),
-        governance=governance_from(settings),
+        governance=governance or governance_from(settings),
         elasticsearch=elasticsearch,
         elasticsearch_quick=elasticsearch_quick,
     )
@@ -175,6 +181,7 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
         threads=settings.worker_threads,
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=poll_seconds,
+        sweep_seconds=settings.sweep_seconds,
     )
     signing_secret = settings.slack_signing_secret
     listeners = ThreadPoolExecutor(

@@ -53,6 +53,9 @@ class JobKind(StrEnum):
     NOTIFY_CHANNEL = "notify_channel.post"
     PROVISION = "kibana.provision"
     TEST_CONNECTOR = "kibana.test"
+    REMIND = "reminder.post"  # a reminder in the card's thread
+    ESCALATE = "escalation.post"  # the escalation: in the thread, or a DM to one person
+    ESCALATE_DM = "escalation.dm"
 
 
 class JobStatus(StrEnum):
@@ -88,3 +91,5 @@ class AuditAction(StrEnum):
     SECRETS_ERASED = "secrets_erased"
     DELIVERED_AS_YAML = "delivered_as_yaml"
     DELIVERED_AS_DEVTOOLS = "delivered_as_devtools"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"

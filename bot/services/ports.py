@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.domain.enums import Notice
+from bot.domain.policy.reminders import EscalationNotice, ReminderNotice
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 
 
@@ -39,4 +40,14 @@ class Notifier(Protocol):
         self, request: RequestSnapshot, retrying: KibanaRetrying, *, in_thread: bool
     ) -> None:
         """Tell the card's thread (or the requester) that Kibana failed and the bot retries."""
+        ...
+
+    def remind(self, request: RequestSnapshot, reminder: ReminderNotice) -> None:
+        """Remind the approvers in the card's thread, mentioning who still has to act."""
+        ...
+
+    def escalate(
+        self, request: RequestSnapshot, escalation: EscalationNotice, *, user: str | None
+    ) -> None:
+        """Escalate in the card's thread (``user`` None) or by a DM to ``user``."""
         ...

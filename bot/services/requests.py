@@ -22,7 +22,7 @@ from bot.domain.refs import new_connector_id, new_reference
 from bot.domain.rules import REFUSAL_TEXT, decision_refusal
 from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
-from bot.services import drafts, stack
+from bot.services import drafts, reminders, stack
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -64,6 +64,7 @@ def submit_request(
     reason = choice.reason if deps.elasticsearch is not None else None
     sealed = deps.secret_box.seal(drafts.sealable_secrets(draft))
     now = deps.clock()
+    plan = reminders.reminder_plan_for(deps, draft, requested_by)
     with session_scope(deps.session_factory) as session:
         row = queries.add_request(
             session=session,
@@ -85,7 +86,7 @@ def submit_request(
                 requested_by_slack_id=requested_by,
                 created_at=now,
                 updated_at=now,
-                expires_at=now + deps.policy.request_ttl,
+                **reminders.schedule(plan, now),
             ),
         )
         queries.add_audit(
