@@ -472,3 +472,11 @@ def test_the_elasticsearch_key_is_masked_in_logs(env: pytest.MonkeyPatch) -> Non
     line = RedactingFilter(secrets).redact(f"calling es with ApiKey {ES_KEY} now")
     assert ES_KEY not in line
     assert MASK in line
+
+
+def test_the_sweep_interval_is_configurable_and_checked(env: pytest.MonkeyPatch) -> None:
+    _set(env)
+    assert load_settings().sweep_seconds == 30.0
+    _set(env, SWEEP_SECONDS="5")
+    assert load_settings().sweep_seconds == 5.0
+    assert _named(_problems(env, SWEEP_SECONDS="0"), "SWEEP_SECONDS")
