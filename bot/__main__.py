@@ -54,7 +54,8 @@ Configuration is read from environment variables only (an empty variable counts 
   optional      DATABASE_URL (default: SQLite file connector-bot.sqlite3 in the working
                 directory), ENCRYPTION_KEY (required with PostgreSQL), NOTIFY_CHANNEL, HOST,
                 PORT, SLACK_API_URL, LOG_LEVEL, SLASH_COMMAND, AUDIT_INDEX and the tuning variables
-                (REQUEST_TTL_HOURS, KIBANA_*, WORKER_THREADS, HTTP_THREADS, JOB_LEASE_SECONDS)
+                (REQUEST_TTL_HOURS, KIBANA_*, WORKER_THREADS, HTTP_THREADS, JOB_LEASE_SECONDS,
+                SWEEP_SECONDS)
 See the README's Configuration section for each variable. A bad or missing setting stops the
 bot with one line per variable, `configuration error: NAME: ...`, and exit code 2.
 """

@@ -135,6 +135,9 @@ class Settings(DatabaseSettings):
     worker_threads: int = Field(default=4, ge=1, le=64)
     http_threads: int = Field(default=32, ge=4, le=512)
     job_lease_seconds: float = Field(default=30.0, gt=0)
+    sweep_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="How often expiry and reminders are looked for."
+    )
     log_level: str = "INFO"
     slash_command: str = "/llm-connector"
     audit_index: str | None = Field(

@@ -152,6 +152,7 @@ def build_runtime(
         threads=settings.worker_threads,
         lease_seconds=settings.job_lease_seconds,
         poll_seconds=poll_seconds,
+        sweep_seconds=settings.sweep_seconds,
     )
     signing_secret = settings.slack_signing_secret
     listeners = ThreadPoolExecutor(

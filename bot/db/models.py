@@ -42,6 +42,7 @@ class ConnectorRequest(Base):
         # App Home: a person's own requests by state, and the pending queue oldest first.
         Index("ix_connector_request_requester_status", "requested_by_slack_id", "status"),
         Index("ix_connector_request_status_created", "status", "created_at"),
+        Index("ix_connector_request_status_nudge", "status", "next_nudge_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -76,10 +77,17 @@ class ConnectorRequest(Base):
     failure_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]
+    # NULL: the request never expires (its rule's expire_after is unset).
+    expires_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     # Days the connector lives after creation (the form's Lifetime); NULL: no expiry.
     lifetime_days: Mapped[int | None] = mapped_column(Integer)
+    # Reminders and escalation (bot.domain.policy.reminders): the plan stored at submission,
+    # the next moment one is due (NULL: none), how many reminders were sent, when it escalated.
+    reminder_plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    next_nudge_at: Mapped[datetime | None]
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None]
 
 
 class ApprovalDecision(Base):

@@ -56,6 +56,9 @@ class JobKind(StrEnum):
     INDEX_AUDIT = "audit.index"  # copy one audit event into the AUDIT_INDEX data stream
     EXPORT_AUDIT = "audit.export"  # build an audit export and upload it to an approver's DM
     PUBLISH_HOME = "home.publish"  # payload {"user": id}: republish that person's Home tab
+    REMIND = "reminder.post"  # a reminder in the card's thread
+    ESCALATE = "escalation.post"  # the escalation: in the thread, or a DM to one person
+    ESCALATE_DM = "escalation.dm"
 
 
 class JobStatus(StrEnum):
@@ -93,3 +96,5 @@ class AuditAction(StrEnum):
     DELIVERED_AS_DEVTOOLS = "delivered_as_devtools"
     COMMAND_REFUSED = "command_refused"  # a slash-command verb someone may not use
     AUDIT_EXPORTED = "audit_exported"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"

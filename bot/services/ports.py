@@ -7,6 +7,7 @@ from typing import Protocol
 from bot.domain.audit import AuditExport
 from bot.domain.enums import Notice
 from bot.domain.home import HomeContent
+from bot.domain.policy.reminders import EscalationNotice, ReminderNotice
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 
 
@@ -49,4 +50,13 @@ class Notifier(Protocol):
 
     def publish_home(self, home: HomeContent) -> None:
         """Publish the person's App Home tab."""
+
+    def remind(self, request: RequestSnapshot, reminder: ReminderNotice) -> None:
+        """Remind the approvers in the card's thread, mentioning who still has to act."""
+        ...
+
+    def escalate(
+        self, request: RequestSnapshot, escalation: EscalationNotice, *, user: str | None
+    ) -> None:
+        """Escalate in the card's thread (``user`` None) or by a DM to ``user``."""
         ...

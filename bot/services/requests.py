@@ -22,7 +22,7 @@ from bot.domain.refs import new_connector_id, new_reference
 from bot.domain.rules import REFUSAL_TEXT, decision_refusal
 from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
-from bot.services import drafts, home, stack
+from bot.services import drafts, home, reminders, stack
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -70,6 +70,7 @@ def submit_request(
     reason = choice.reason if stack.inference_configured(deps, target) else None
     sealed = deps.secret_box.seal(drafts.sealable_secrets(draft))
     now = deps.clock()
+    plan = reminders.reminder_plan_for(deps, draft, requested_by)
     with session_scope(deps.session_factory) as session:
         row = queries.add_request(
             session=session,
@@ -92,8 +93,8 @@ def submit_request(
                 requested_by_slack_id=requested_by,
                 created_at=now,
                 updated_at=now,
-                expires_at=now + deps.policy.request_ttl,
                 lifetime_days=lifetime_days,
+                **reminders.schedule(plan, now),
             ),
         )
         queries.add_audit(

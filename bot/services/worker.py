@@ -14,7 +14,7 @@ from bot.db import queries
 from bot.db.session import session_scope
 from bot.deps import Deps, Policy
 from bot.domain.enums import JobKind, JobStatus
-from bot.services import audit, home, notifications, provisioning, requests
+from bot.services import audit, home, notifications, provisioning, reminders, requests
 from bot.services.jobs import (
     RETRYING_SINCE,
     GiveUpError,
@@ -81,6 +81,9 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.EXPORT_AUDIT: slack_job(audit.deliver_export),
         JobKind.INDEX_AUDIT: JobSpec(handler=audit.index_event, lane=Lane.AUDIT, retry=indexing),
         JobKind.PUBLISH_HOME: slack_job(home.publish_home),
+        JobKind.REMIND: slack_job(reminders.send_reminder),
+        JobKind.ESCALATE: slack_job(reminders.send_escalation),
+        JobKind.ESCALATE_DM: slack_job(reminders.send_escalation),
     }
 
 
@@ -311,12 +314,18 @@ class JobRunner:
         while not self._stop.wait(self._sweep):
             try:
                 expired = requests.expire_due_requests(self._deps)
+                nudged = reminders.nudge_due_requests(self._deps)
                 purged = self.purge_finished_jobs()
             except Exception:  # the database may be briefly away: try at the next sweep
-                log.exception("could not expire requests or purge jobs")
+                log.exception("could not expire or remind requests or purge jobs")
                 continue
-            if expired or purged:
-                log.info("expired %d pending requests, purged %d finished jobs", expired, purged)
+            if expired or nudged or purged:
+                log.info(
+                    "expired %d pending requests, reminded %d, purged %d finished jobs",
+                    expired,
+                    nudged,
+                    purged,
+                )
 
     def purge_finished_jobs(self) -> int:
         """Forget jobs done more than a week ago; the audit trail keeps what happened."""

@@ -12,12 +12,14 @@ from slack_sdk.models.blocks import Block
 from bot.domain.audit import AuditExport
 from bot.domain.enums import Notice
 from bot.domain.home import HomeContent
+from bot.domain.policy.reminders import EscalationNotice, ReminderNotice
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.slack.views.approval_message import build_card_blocks, card_text
 from bot.slack.views.audit import export_comment, export_empty_text
 from bot.slack.views.common import to_dicts
 from bot.slack.views.home import build_home_view
+from bot.slack.views.reminders import escalation_dm, escalation_message, reminder_message
 from bot.slack.views.results import (
     kibana_retrying_message,
     outcome_text,
@@ -112,6 +114,20 @@ class SlackNotifier:
     def publish_home(self, home: HomeContent) -> None:
         view = build_home_view(home, command=self._command)
         self._call("views_publish", user_id=home.user, view=view.to_dict())
+
+    def remind(self, request: RequestSnapshot, reminder: ReminderNotice) -> None:
+        text, blocks = reminder_message(request, reminder)
+        self._post(request.card_channel, text, blocks, thread_ts=request.card_ts)
+
+    def escalate(
+        self, request: RequestSnapshot, escalation: EscalationNotice, *, user: str | None
+    ) -> None:
+        if user is None:
+            text, blocks = escalation_message(request, escalation)
+            self._post(request.card_channel, text, blocks, thread_ts=request.card_ts)
+        else:
+            text, blocks = escalation_dm(request, escalation)
+            self._post(user, text, blocks)
 
     def _post(
         self, channel: str | None, text: str, blocks: list[Block], *, thread_ts: str | None = None

@@ -483,3 +483,11 @@ def test_audit_index_is_an_optional_data_stream_name(env: pytest.MonkeyPatch) ->
         [problem] = _problems(env, AUDIT_INDEX=bad)
         assert problem.startswith("AUDIT_INDEX: ")
         assert why in problem
+
+
+def test_the_sweep_interval_is_configurable_and_checked(env: pytest.MonkeyPatch) -> None:
+    _set(env)
+    assert load_settings().sweep_seconds == 30.0
+    _set(env, SWEEP_SECONDS="5")
+    assert load_settings().sweep_seconds == 5.0
+    assert _named(_problems(env, SWEEP_SECONDS="0"), "SWEEP_SECONDS")

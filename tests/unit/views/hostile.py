@@ -50,9 +50,11 @@ def walk(value: Any, path: str = "$", *, kind: str = "mrkdwn") -> Iterator[tuple
                 yield from walk(item, f"{path}.{key}", kind="data")
 
 
-def problems(value: Any, *, people: Iterable[str]) -> list[str]:
-    """What in ``value`` would ping, phish, leak a URL secret or show double escaping."""
+def problems(value: Any, *, people: Iterable[str], groups: Iterable[str] = ()) -> list[str]:
+    """What in ``value`` would ping, phish, leak a URL secret or show double escaping
+    (mentions of ``people`` and of the user ``groups`` are the bot's own)."""
     allowed_mentions = {f"<@{person}>" for person in people}
+    allowed_mentions |= {f"<!subteam^{group}>" for group in groups}
     found: list[str] = []
     for path, kind, text in walk(value):
         for secret in (SECRET_IN_URL, PASSWORD_IN_URL):

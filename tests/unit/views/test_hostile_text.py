@@ -3,7 +3,7 @@ disguises no link and shows no URL credential."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.domain.devtools import EndpointDelivery
 from bot.domain.enums import Notice, Provider, RequestStatus
+from bot.domain.policy.reminders import EscalationNotice, ReminderNotice
 from bot.domain.resources import Resource
 from bot.domain.schemas import AuditEntry, KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.testing import TestReading as Reading
@@ -24,6 +25,7 @@ from bot.slack.views.common import escape, to_dicts
 from bot.slack.views.connector_list import build_connector_list
 from bot.slack.views.devtools import build_devtools_message
 from bot.slack.views.preconfigured import build_yaml_message
+from bot.slack.views.reminders import escalation_dm, escalation_message, reminder_message
 from bot.slack.views.request_modal import (
     build_managed_llm_view,
     build_reject_view,
@@ -408,3 +410,57 @@ def test_the_home_tab_escapes_every_hostile_text() -> None:
             notice=answers.cancelled_text(HOSTILE),
         )
         _assert_clean(build_home_view(content, command=HOSTILE).to_dict())
+
+
+GROUP = "S0APPROVERS"
+
+
+@pytest.mark.parametrize("snapshot", SNAPSHOTS)
+def test_reminders_and_escalations_mention_only_the_policys_ids(snapshot: RequestSnapshot) -> None:
+    to_act = (APPROVER, GROUP, HOSTILE, "<!channel>")
+    reminder = ReminderNotice(waited=timedelta(hours=4), missing=1, to_act=to_act)
+    escalation = EscalationNotice(
+        waited=timedelta(days=2), escalate_to=(APPROVER, GROUP, HOSTILE), to_act=to_act
+    )
+    for text, blocks in (
+        reminder_message(snapshot, reminder),
+        escalation_message(snapshot, escalation),
+        escalation_dm(snapshot, escalation),
+    ):
+        found = problems(_message(text, blocks), people=PEOPLE, groups=[GROUP])
+        assert not found, "\n".join(found)
+
+
+def test_a_reminder_names_who_still_has_to_act() -> None:
+    snapshot = hostile_snapshot(RequestStatus.PENDING)
+    reminder = ReminderNotice(waited=timedelta(hours=4), missing=1, to_act=("U2", GROUP))
+    text, _ = reminder_message(snapshot, reminder)
+    assert text == (
+        f"Reminder: {snapshot.reference} has waited 4 hours for 1 more approval: "
+        f"<@U2> <!subteam^{GROUP}>"
+    )
+
+
+def test_the_notifier_posts_reminders_in_the_thread_and_escalation_dms_to_the_user() -> None:
+    calls: list[dict[str, Any]] = []
+
+    class Recorder:
+        def chat_postMessage(self, **arguments: Any) -> dict[str, Any]:
+            calls.append(arguments)
+            return {"channel": arguments["channel"], "ts": "1700000000.000200"}
+
+    notifier = SlackNotifier(
+        cast(WebClient, Recorder()), approval_channel="CAPPROVALS", notify_channel=None
+    )
+    snapshot = hostile_snapshot(RequestStatus.PENDING)
+    notice = EscalationNotice(waited=timedelta(days=2), escalate_to=(APPROVER,), to_act=())
+    notifier.remind(snapshot, ReminderNotice(waited=timedelta(0), missing=2, to_act=(HOSTILE,)))
+    notifier.escalate(snapshot, notice, user=None)
+    notifier.escalate(snapshot, notice, user=APPROVER)
+    assert [(c["channel"], c.get("thread_ts")) for c in calls] == [
+        ("CAPPROVALS", snapshot.card_ts),
+        ("CAPPROVALS", snapshot.card_ts),
+        (APPROVER, None),
+    ]
+    for call in calls:
+        _assert_clean({key: value for key, value in call.items() if key in {"text", "blocks"}})
