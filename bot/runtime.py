@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -13,18 +14,20 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.app import create_app
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.crypto import SecretBox
 from bot.db import queries
 from bot.db.migrate import upgrade_database
 from bot.db.session import database_answers, make_engine, make_session_factory, session_scope
 from bot.deps import Deps, Policy
+from bot.domain.policy.approval import is_group_id
 from bot.domain.policy.model import PolicyDocument, environment_policy
 from bot.domain.targets import DEFAULT_TARGET, Target
 from bot.elasticsearch.client import ElasticsearchClient
 from bot.elasticsearch.client import make_http_client as make_es_http_client
 from bot.kibana.client import KibanaClient, make_http_client
 from bot.metrics import metrics_text
+from bot.policy_file import load_policy_file
 from bot.server import make_wsgi_app
 from bot.services.worker import JobRunner
 from bot.slack.notifier import SlackNotifier
@@ -91,7 +94,10 @@ def policy_from(settings: Settings) -> Policy:
 
 
 def governance_from(settings: Settings) -> PolicyDocument:
-    """The policy without POLICY_FILE: one target from KIBANA_URL, APPROVERS, one approval."""
+    """POLICY_FILE's policy (PolicyFileError lists its problems; ConfigError when it cannot be
+    read); without the file: one target from KIBANA_URL, APPROVERS, one approval."""
+    if settings.policy_file is not None:
+        return load_policy_file(settings.policy_file).document
     target = Target(
         key=DEFAULT_TARGET,
         kibana_url=settings.kibana_base_url,
@@ -120,8 +126,48 @@ def _elasticsearch_clients(
     )
 
 
-def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float = 1.0) -> Runtime:
-    """Migrate the database and build every part; the job runner is not started yet."""
+def _file_bridge(policy: Policy, governance: PolicyDocument, settings: Settings) -> Policy:
+    """With POLICY_FILE, the flow's approvers are the users its rules name (APPROVERS is
+    ignored) and a pending request expires as its top-level reminders say."""
+    if settings.policy_file is None:
+        return policy
+    users = frozenset(i for i in governance.approver_ids() if not is_group_id(i))
+    expire = governance.reminders.expire_after
+    return replace(policy, approvers=users, request_ttl=expire or policy.request_ttl)
+
+
+def _default_kibana(governance: PolicyDocument, settings: Settings) -> tuple[str, str]:
+    """The default target's Kibana URL and API key (read from the variable it names)."""
+    target = governance.default_target
+    if target.kibana_api_key_env is None:
+        key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else ""
+        variable = "KIBANA_API_KEY"
+    else:
+        variable = target.kibana_api_key_env
+        key = os.environ.get(variable, "").strip()
+    if not key:
+        raise ConfigError(
+            [
+                f"{variable}: unset or empty, and target “{target.key}” reads its Kibana API "
+                "key from it"
+            ]
+        )
+    return target.kibana_url.rstrip("/"), key
+
+
+def build_runtime(
+    settings: Settings,
+    keys: list[bytes],
+    *,
+    poll_seconds: float = 1.0,
+    governance: PolicyDocument | None = None,
+) -> Runtime:
+    """Migrate the database and build every part; the job runner is not started yet.
+
+    ``governance`` is the policy already read (by `python -m bot`); without it, governance_from.
+    """
+    governance = governance or governance_from(settings)
+    kibana_url, kibana_key = _default_kibana(governance, settings)
     engine = make_engine(
         settings.database_url,
         pool_size=max(5, settings.worker_threads + 4),
@@ -140,16 +186,10 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
         timeout=15,
     )
     kibana = KibanaClient(
-        make_http_client(
-            settings.kibana_base_url,
-            settings.kibana_api_key.get_secret_value(),
-            timeout=settings.kibana_timeout_seconds,
-        )
+        make_http_client(kibana_url, kibana_key, timeout=settings.kibana_timeout_seconds)
     )
     kibana_quick = KibanaClient(
-        make_http_client(
-            settings.kibana_base_url, settings.kibana_api_key.get_secret_value(), timeout=1.5
-        ),
+        make_http_client(kibana_url, kibana_key, timeout=1.5),
         deadline=KIBANA_QUICK_DEADLINE_SECONDS,
     )
     elasticsearch, elasticsearch_quick = _elasticsearch_clients(settings)
@@ -165,8 +205,8 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
             notify_channel=settings.notify_channel,
             slash_command=settings.slash_command,
         ),
-        policy=policy_from(settings),
-        governance=governance_from(settings),
+        policy=_file_bridge(policy_from(settings), governance, settings),
+        governance=governance,
         elasticsearch=elasticsearch,
         elasticsearch_quick=elasticsearch_quick,
     )
