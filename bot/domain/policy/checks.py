@@ -21,6 +21,7 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 GROUP_ID = re.compile(r"S[A-Z0-9]{2,}")
 
+EMPTY_MATCH = "is an empty list: leave the key out to match anything"
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _BOOL = "tag:yaml.org,2002:bool"
@@ -221,19 +222,26 @@ class Checker:
 
     # --- lists --------------------------------------------------------------------------
 
-    def string_list(self, node: yaml.Node, path: str) -> list[str] | None:
-        """A string or a non-empty list of strings (each problem at its own item)."""
+    def string_list(
+        self, node: yaml.Node, path: str, *, empty: str | None = EMPTY_MATCH
+    ) -> list[str] | None:
+        """A string or a list of strings (each problem at its own item); an empty list is
+        the problem ``empty`` says, or allowed when it is None."""
         if isinstance(node, yaml.SequenceNode):
             if not node.value:
-                self.problem(node, path, "is an empty list: leave the key out to match anything")
+                if empty is None:
+                    return []
+                self.problem(node, path, empty)
                 return None
             items = [self.string(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
             return [item for item in items if item is not None] if None not in items else None
         value = self.string(node, path)
         return [value] if value is not None else None
 
-    def _items(self, node: yaml.Node, path: str) -> list[tuple[yaml.Node, str, str]] | None:
-        values = self.string_list(node, path)
+    def _items(
+        self, node: yaml.Node, path: str, *, empty: str | None = EMPTY_MATCH
+    ) -> list[tuple[yaml.Node, str, str]] | None:
+        values = self.string_list(node, path, empty=empty)
         if values is None:
             return None
         if isinstance(node, yaml.SequenceNode):
@@ -258,8 +266,10 @@ class Checker:
                 ok = False
         return [value for _, _, value in items] if ok else None
 
-    def space_list(self, node: yaml.Node, path: str) -> list[str] | None:
-        items = self._items(node, path)
+    def space_list(
+        self, node: yaml.Node, path: str, *, empty: str | None = EMPTY_MATCH
+    ) -> list[str] | None:
+        items = self._items(node, path, empty=empty)
         if items is None:
             return None
         ok = True
@@ -273,9 +283,11 @@ class Checker:
                 ok = False
         return [value for _, _, value in items] if ok else None
 
-    def id_list(self, node: yaml.Node, path: str) -> list[str] | None:
+    def id_list(
+        self, node: yaml.Node, path: str, *, empty: str | None = EMPTY_MATCH
+    ) -> list[str] | None:
         """Slack user ids (U…, W…) and user-group ids (S…), each at most once."""
-        items = self._items(node, path)
+        items = self._items(node, path, empty=empty)
         if items is None:
             return None
         ok = True

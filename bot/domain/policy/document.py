@@ -178,7 +178,11 @@ class _Reader:
                 ok = False
         spaces: frozenset[str] | None = None
         if "spaces" in fields:
-            listed = check.space_list(fields["spaces"], f"{path}.spaces")
+            listed = check.space_list(
+                fields["spaces"],
+                f"{path}.spaces",
+                empty="lists no space: leave the key out to offer every space",
+            )
             ok = ok and listed is not None
             spaces = frozenset(listed) if listed else None
         label = None
@@ -256,7 +260,9 @@ class _Reader:
             if "message" in fields:
                 values["message"] = check.text(fields["message"], f"{path}.message", limit=500)
         elif kind == "approvers":
-            approvers = check.id_list(fields["approvers"], f"{path}.approvers")
+            approvers = check.id_list(
+                fields["approvers"], f"{path}.approvers", empty="lists nobody: name at least one"
+            )
             values["approvers"] = tuple(approvers or ())
             if "approvals" in fields:
                 values["approvals"] = self.approvals(fields["approvals"], path, approvers)
@@ -424,7 +430,7 @@ class _Reader:
             if key in fields:
                 values[key] = check.duration(fields[key], f"{path}.{key}", nullable=True)
         if "escalate_to" in fields:
-            ids = check.id_list(fields["escalate_to"], f"{path}.escalate_to")
+            ids = check.id_list(fields["escalate_to"], f"{path}.escalate_to", empty=None)
             values["escalate_to"] = tuple(ids or ())
         if len(check.problems) > before:
             return None
