@@ -83,7 +83,8 @@ def test_a_bad_policy_file_stops_the_bot_listing_every_problem(
     assert result.stderr.splitlines() == [
         f'{path}:3: targets.prod.kibana_url: "kibana.example.com" is not an http(s) URL, '
         "e.g. https://host:5601",
-        f'{path}:5: rules[0].match.target: "prd" is not a target; did you mean "prod"? (targets: prod)',
+        f'{path}:5: rules[0].match.target: "prd" is not a target; did you mean "prod"? '
+        "(targets: prod)",
         f'{path}:6: rules[0].approvers[0]: "alice" is not a Slack user or group id (U…, W… or S…)',
     ]
     assert not (tmp_path / "bot.sqlite3").exists()  # stopped before opening anything
