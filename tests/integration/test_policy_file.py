@@ -205,3 +205,27 @@ def test_explain_policy_reads_policy_file_from_the_environment(tmp_path: Path) -
     denied = _run(env, *args, "--provider", "vllm", cwd=tmp_path)
     assert denied.returncode == 3
     assert denied.stdout.startswith("rules[0] (rule 1) applies: denied")
+
+
+def test_the_harness_bot_takes_its_policy_from_the_file(
+    database_url: str, slack: FakeSlack, kibana: FakeKibana, tmp_path: Path
+) -> None:
+    path = tmp_path / "policy.yml"
+    path.write_text(
+        f"targets:\n  only:\n    kibana_url: {kibana.url}\n"
+        f"rules:\n  - match: {{}}\n    approvers: [{APPROVER}, S0GROUP]\n"
+        "reminders: {expire_after: 2d}\n"
+    )
+    settings = make_settings(
+        database_url, slack, kibana, policy_file=path, kibana_url=None, approvers=[]
+    )
+    harness = BotHarness(settings=settings, slack=slack, kibana=kibana).start(workers=False)
+    try:
+        assert harness.runtime is not None
+        deps = harness.runtime.deps
+        assert deps.governance.source == str(path)
+        assert [target.key for target in deps.governance.targets] == ["only"]
+        assert deps.policy.approvers == frozenset({APPROVER})  # users; groups via the rules
+        assert deps.policy.request_ttl.days == 2
+    finally:
+        harness.stop()
