@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -127,6 +128,11 @@ class Checker:
             return None
         if len(value) > limit:
             self.problem(node, path, f"is longer than {limit} characters")
+            return None
+        if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in value):
+            self.problem(
+                node, path, "contains line breaks or invisible control characters: remove them"
+            )
             return None
         return value.strip()
 

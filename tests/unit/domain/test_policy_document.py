@@ -395,3 +395,24 @@ def test_per_rule_overrides_may_switch_a_reminder_off() -> None:
     assert policy.reminders.expire_after == timedelta(hours=72)  # the default
     assert policy.lifecycle_for(rule).max_lifetime_days == 30
     assert policy.approver_ids() == frozenset({"U012ABCDEF", "S0ONCALL"})
+
+
+def test_labels_names_and_messages_are_one_line_of_visible_text() -> None:
+    problems = problems_of(
+        """\
+        targets:
+          prod: {kibana_url: 'https://k.example.com', label: "Prod\\u202e"}
+        rules:
+          - match: {}
+            name: "two\\nlines"
+            allow: false
+            message: "   "
+        """
+    )
+    assert problems == [
+        "policy.yml:2: targets.prod.label: contains line breaks or invisible control "
+        "characters: remove them",
+        "policy.yml:5: rules[0].name: contains line breaks or invisible control characters: "
+        "remove them",
+        "policy.yml:7: rules[0].message: is blank",
+    ]
