@@ -29,15 +29,8 @@ from bot.server import make_server
 log = logging.getLogger("bot")
 T = TypeVar("T")
 
-USAGE = (
-    "usage: python -m bot [migrate]   (python -m bot --help explains)\n"
-    "       python -m bot check-policy FILE\n"
-    "       python -m bot explain-policy --target T --space S --provider P --user U [...]\n"
-)
+USAGE = "usage: python -m bot [migrate]   (python -m bot --help explains)\n"
 HELP = """usage: python -m bot [migrate]
-       python -m bot check-policy FILE
-       python -m bot explain-policy --target T --space S --provider P --user U
-                                    [--model M] [--group S...]... [--policy FILE]
 
 The Kibana LLM Connector Bot: people request Kibana LLM connectors in Slack, approvers decide,
 the bot creates and tests them.
@@ -57,6 +50,10 @@ Commands:
             break-glass, auto-approve, reminders, lifecycle); --group names a user group the
             requester is in. Exit 0 when the rule allows, 3 when it denies or no rule
             applies, 2 for bad arguments
+  audit     write the audit trail of a time range as JSON Lines, then exit (needs only
+            DATABASE_URL): audit --since DATE [--until DATE] --format jsonl [--output FILE];
+            DATE is YYYY-MM-DD (whole UTC days, --until included) or an ISO 8601 time;
+            python -m bot audit --help explains
   --help    show this text
 
 Modes (chosen by the environment):
@@ -73,7 +70,7 @@ Configuration is read from environment variables only (an empty variable counts 
                 its problems stop the bot at start, one FILE:LINE: path: message per line
   optional      DATABASE_URL (default: SQLite file connector-bot.sqlite3 in the working
                 directory), ENCRYPTION_KEY (required with PostgreSQL), NOTIFY_CHANNEL, HOST,
-                PORT, SLACK_API_URL, LOG_LEVEL, SLASH_COMMAND and the tuning variables
+                PORT, SLACK_API_URL, LOG_LEVEL, SLASH_COMMAND, AUDIT_INDEX and the tuning variables
                 (REQUEST_TTL_HOURS, KIBANA_*, WORKER_THREADS, HTTP_THREADS, JOB_LEASE_SECONDS)
 See the README's Configuration section for each variable. A bad or missing setting stops the
 bot with one line per variable, `configuration error: NAME: ...`, and exit code 2.
@@ -89,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         return policy_cli.check_policy(args[1:], out=sys.stdout, err=sys.stderr)
     if args[:1] == ["explain-policy"]:
         return policy_cli.explain_policy(args[1:], out=sys.stdout, err=sys.stderr)
+    if args[:1] == ["audit"]:
+        from bot import audit_cli
+
+        return audit_cli.main(args[1:])
     if args not in ([], ["migrate"]):
         sys.stderr.write(USAGE)
         return 2

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.domain.audit import index_name_problem
 from bot.domain.backends import BackendSetting
 
 DEFAULT_SQLITE_FILE = "connector-bot.sqlite3"
@@ -158,6 +159,10 @@ class Settings(DatabaseSettings):
     job_lease_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
     slash_command: str = "/llm-connector"
+    audit_index: str | None = Field(
+        default=None,
+        description="Elasticsearch data stream the audit events are also written to.",
+    )
 
     @field_validator("approvers", mode="before")
     @classmethod
@@ -202,6 +207,21 @@ class Settings(DatabaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return level
+
+    @field_validator("audit_index")
+    @classmethod
+    def _valid_audit_index(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name = value.strip()
+        problem = index_name_problem(name)
+        if problem:
+            raise ValueError(
+                f"{problem}: Elasticsearch data stream names are lowercase, without "
+                "\\ / * ? \" < > | , # : or spaces, and don't start with -, _, + or . "
+                "(e.g. logs-llm_connector.audit-default)"
+            )
+        return name
 
     @field_validator("slash_command")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,7 +15,9 @@ from bot.db.base import utcnow
 from bot.db.session import SessionFactory
 from bot.domain.backends import BackendSetting
 from bot.domain.policy.model import PolicyDocument
+from bot.domain.targets import Target
 from bot.elasticsearch.client import ElasticsearchClient
+from bot.errors import UnknownTargetError
 from bot.kibana.client import KibanaClient
 from bot.priority import AckGate
 from bot.services.ports import Notifier
@@ -56,25 +58,68 @@ class TtlValue:
 
 
 @dataclass(frozen=True)
+class TargetClients:
+    """One target's clients and the per-process memories of what its stack said.
+
+    The quick clients have short timeouts: for calls made while a person waits. The
+    Elasticsearch ones are set when the target names an Elasticsearch (inference endpoints).
+    """
+
+    target: Target
+    kibana: KibanaClient
+    kibana_quick: KibanaClient
+    elasticsearch: ElasticsearchClient | None = None
+    elasticsearch_quick: ElasticsearchClient | None = None
+    connector_types: TtlValue = field(default_factory=lambda: TtlValue(60.0))
+    backend_choice: TtlValue = field(default_factory=lambda: TtlValue(300.0))  # services.stack
+    spaces: TtlValue = field(default_factory=lambda: TtlValue(60.0))  # services.catalog
+
+    def close(self) -> None:
+        for client in (
+            self.kibana,
+            self.kibana_quick,
+            self.elasticsearch,
+            self.elasticsearch_quick,
+        ):
+            if client is not None:
+                client.close()
+
+
+@dataclass(frozen=True)
 class Deps:
     engine: Engine
     session_factory: SessionFactory
-    kibana: KibanaClient
-    kibana_quick: KibanaClient  # short timeouts: for calls made while a person waits
     secret_box: SecretBox
     notifier: Notifier
     policy: Policy
     # Targets, rules, reminders and lifecycle: POLICY_FILE, or built from the environment.
     governance: PolicyDocument
+    # Each target's clients by target key, in the policy's order (the first is the default).
+    targets: Mapping[str, TargetClients]
     clock: Callable[[], datetime] = utcnow
     wake_event: threading.Event = field(default_factory=threading.Event)
-    connector_types: TtlValue = field(default_factory=lambda: TtlValue(60.0))
     ack_gate: AckGate = field(default_factory=AckGate)  # Slack requests not yet answered
-    backend_choice: TtlValue = field(default_factory=lambda: TtlValue(300.0))  # services.stack
-    # Set when ELASTICSEARCH_URL is: inference endpoints (the quick one answers before acks).
-    elasticsearch: ElasticsearchClient | None = None
-    elasticsearch_quick: ElasticsearchClient | None = None
 
     def wake_workers(self) -> None:
         """Tell this process's workers that new work was committed."""
         self.wake_event.set()
+
+    def clients_for(self, key: str) -> TargetClients:
+        """The clients of the target ``key`` (a request row's ``target``); UnknownTargetError
+        when the policy has no such target (any more)."""
+        clients = self.targets.get(key)
+        if clients is None:
+            raise UnknownTargetError(
+                f"The target “{key}” is not in the bot's policy any more: an operator must add "
+                "it back (or the requester asks again for another target)."
+            )
+        return clients
+
+    @property
+    def default_clients(self) -> TargetClients:
+        return self.clients_for(self.governance.default_target.key)
+
+    @property
+    def several_targets(self) -> bool:
+        """True when people choose a target (forms, cards and lists then name it)."""
+        return len(self.governance.targets) > 1

@@ -35,3 +35,7 @@ class RequestNotFoundError(BotError):
 
 class ProvisioningError(BotError):
     """Kibana refused the connector, or could not be reached."""
+
+
+class UnknownTargetError(BotError):
+    """A request or command names a target the policy does not have (any more)."""

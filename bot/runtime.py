@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.app import create_app
-from bot.config import ConfigError, Settings
+from bot.config import Settings
 from bot.crypto import SecretBox
 from bot.db import queries
 from bot.db.migrate import upgrade_database
@@ -23,22 +22,18 @@ from bot.deps import Deps, Policy
 from bot.domain.policy.approval import is_group_id
 from bot.domain.policy.model import PolicyDocument, environment_policy
 from bot.domain.targets import DEFAULT_TARGET, Target
-from bot.elasticsearch.client import ElasticsearchClient
-from bot.elasticsearch.client import make_http_client as make_es_http_client
-from bot.kibana.client import KibanaClient, make_http_client
+from bot.kibana.client import KibanaClient
 from bot.metrics import metrics_text
 from bot.policy_file import load_policy_file
 from bot.server import make_wsgi_app
 from bot.services.worker import JobRunner
 from bot.slack.notifier import SlackNotifier
+from bot.target_clients import KIBANA_QUICK_DEADLINE_SECONDS, build_target_clients
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
-
-# The longest any Kibana call made before an ack (form submission, form opening) may take in
-# all: Slack gives 3 s for the whole answer; past this the request goes on with a warning.
-KIBANA_QUICK_DEADLINE_SECONDS = 0.6
+__all__ = ["KIBANA_QUICK_DEADLINE_SECONDS", "Runtime", "build_runtime", "governance_from"]
 
 
 @dataclass
@@ -46,7 +41,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     client: WebClient
-    kibana: KibanaClient
+    kibana: KibanaClient  # the default target's
     deps: Deps
     app: App
     runner: JobRunner
@@ -72,11 +67,8 @@ class Runtime:
         """Stop taking work, let running listeners and jobs finish, then close connections."""
         self.runner.stop()
         self.listeners.shutdown(wait=True, cancel_futures=True)
-        self.kibana.close()
-        self.deps.kibana_quick.close()
-        for client in (self.deps.elasticsearch, self.deps.elasticsearch_quick):
-            if client is not None:
-                client.close()
+        for clients in self.deps.targets.values():
+            clients.close()
         self.engine.dispose()
 
 
@@ -108,24 +100,6 @@ def governance_from(settings: Settings) -> PolicyDocument:
     )
 
 
-def _elasticsearch_clients(
-    settings: Settings,
-) -> tuple[ElasticsearchClient | None, ElasticsearchClient | None]:
-    """The Elasticsearch clients (work, and short timeouts for calls made while a person
-    waits), or none when ELASTICSEARCH_URL is unset."""
-    url, key = settings.elasticsearch_base_url, settings.elasticsearch_api_key
-    if url is None or key is None:
-        return None, None
-    return (
-        ElasticsearchClient(
-            make_es_http_client(
-                url, key.get_secret_value(), timeout=settings.kibana_timeout_seconds
-            )
-        ),
-        ElasticsearchClient(make_es_http_client(url, key.get_secret_value(), timeout=1.5)),
-    )
-
-
 def _file_bridge(policy: Policy, governance: PolicyDocument, settings: Settings) -> Policy:
     """With POLICY_FILE, the flow's approvers are the users its rules name (APPROVERS is
     ignored) and a pending request expires as its top-level reminders say."""
@@ -136,23 +110,11 @@ def _file_bridge(policy: Policy, governance: PolicyDocument, settings: Settings)
     return replace(policy, approvers=users, request_ttl=expire or policy.request_ttl)
 
 
-def _default_kibana(governance: PolicyDocument, settings: Settings) -> tuple[str, str]:
-    """The default target's Kibana URL and API key (read from the variable it names)."""
-    target = governance.default_target
-    if target.kibana_api_key_env is None:
-        key = settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else ""
-        variable = "KIBANA_API_KEY"
-    else:
-        variable = target.kibana_api_key_env
-        key = os.environ.get(variable, "").strip()
-    if not key:
-        raise ConfigError(
-            [
-                f"{variable}: unset or empty, and target “{target.key}” reads its Kibana API "
-                "key from it"
-            ]
-        )
-    return target.kibana_url.rstrip("/"), key
+def _session_info(settings: Settings, governance: PolicyDocument) -> dict[str, Any]:
+    """AUDIT_INDEX copies need an Elasticsearch: without one the setting does nothing."""
+    if settings.audit_index and any(t.elasticsearch_url for t in governance.targets):
+        return {queries.AUDIT_INDEX_INFO: settings.audit_index}
+    return {}
 
 
 def build_runtime(
@@ -164,10 +126,11 @@ def build_runtime(
 ) -> Runtime:
     """Migrate the database and build every part; the job runner is not started yet.
 
-    ``governance`` is the policy already read (by `python -m bot`); without it, governance_from.
-    """
+    ``governance`` is the policy (POLICY_FILE's); without it, one target from the environment.
+    A target whose key variable is unset or empty is a ConfigError, raised before anything
+    is opened."""
     governance = governance or governance_from(settings)
-    kibana_url, kibana_key = _default_kibana(governance, settings)
+    targets = build_target_clients(governance, settings)
     engine = make_engine(
         settings.database_url,
         pool_size=max(5, settings.worker_threads + 4),
@@ -175,7 +138,7 @@ def build_runtime(
         threads=settings.http_threads + settings.worker_threads + 4,
     )
     upgrade_database(engine)
-    session_factory = make_session_factory(engine)
+    session_factory = make_session_factory(engine, info=_session_info(settings, governance))
     if settings.is_sqlite:
         # One process owns a SQLite database: leases left by a killed run can be taken now.
         with session_scope(session_factory) as session:
@@ -185,19 +148,9 @@ def build_runtime(
         base_url=str(settings.slack_api_url),
         timeout=15,
     )
-    kibana = KibanaClient(
-        make_http_client(kibana_url, kibana_key, timeout=settings.kibana_timeout_seconds)
-    )
-    kibana_quick = KibanaClient(
-        make_http_client(kibana_url, kibana_key, timeout=1.5),
-        deadline=KIBANA_QUICK_DEADLINE_SECONDS,
-    )
-    elasticsearch, elasticsearch_quick = _elasticsearch_clients(settings)
     deps = Deps(
         engine=engine,
         session_factory=session_factory,
-        kibana=kibana,
-        kibana_quick=kibana_quick,
         secret_box=SecretBox(keys),
         notifier=SlackNotifier(
             client,
@@ -207,8 +160,7 @@ def build_runtime(
         ),
         policy=_file_bridge(policy_from(settings), governance, settings),
         governance=governance,
-        elasticsearch=elasticsearch,
-        elasticsearch_quick=elasticsearch_quick,
+        targets=targets,
     )
     runner = JobRunner(
         deps,
@@ -227,4 +179,5 @@ def build_runtime(
         slash_command=settings.slash_command,
         listener_executor=listeners,
     )
+    kibana = deps.default_clients.kibana
     return Runtime(settings, engine, client, kibana, deps, app, runner, listeners)

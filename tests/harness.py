@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.db import queries
 from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
+from bot.domain.policy.model import PolicyDocument
 from bot.runtime import Runtime, build_runtime
 from bot.server import make_server, stop_server
 from tests.fakes.kibana import FakeKibana
@@ -57,6 +58,16 @@ def chosen_provider(view: dict[str, Any]) -> str | None:
         if block.get("block_id") == "connector_request.provider":
             element = block.get("element") or block.get("accessory") or {}
             option = element.get("initial_option") or {}
+            value = option.get("value")
+            return str(value) if value is not None else None
+    return None
+
+
+def chosen_option(view: dict[str, Any], block_id: str) -> str | None:
+    """The value a select of the form shows as chosen."""
+    for block in view.get("blocks", []):
+        if block.get("block_id") == block_id:
+            option = (block.get("element") or {}).get("initial_option") or {}
             value = option.get("value")
             return str(value) if value is not None else None
     return None
@@ -101,9 +112,12 @@ class BotHarness:
     _thread: threading.Thread | None = None
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
     _first_cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    governance: PolicyDocument | None = None  # the policy (targets…); None: the environment's
 
     def start(self, *, workers: bool = True) -> BotHarness:
-        self.runtime = build_runtime(self.settings, self.keys, poll_seconds=0.05)
+        self.runtime = build_runtime(
+            self.settings, self.keys, poll_seconds=0.05, governance=self.governance
+        )
         if workers:
             self.runtime.runner.start()
         self._server = make_server(
@@ -239,6 +253,47 @@ class BotHarness:
         assert response.status_code == 200, response.text
         self.slack.wait_for("views.update", count=updates + 1)
 
+    def switch_target(
+        self, view: dict[str, Any], target: str, *, user: str = REQUESTER
+    ) -> dict[str, Any]:
+        """Choose ``target`` in the form's target select and return the redrawn form (chosen
+        again when a redraw of the bot's raced it, as with the provider)."""
+        for _ in range(3):
+            current = self.current_view(view["id"])
+            updates = len(self.slack.calls_for("views.update"))
+            selected = {"type": "static_select", "selected_option": {"value": target}}
+            state = {"connector_request.target": {"connector_request.target": selected}}
+            response = self.interact(
+                {
+                    "type": "block_actions",
+                    "user": {"id": user},
+                    "trigger_id": self.slack.issue_trigger_id(),
+                    "container": {"type": "view", "view_id": view["id"]},
+                    "view": {**current, "state": {"values": state}},
+                    "actions": [
+                        {
+                            **selected,
+                            "action_id": "connector_request.target",
+                            "block_id": "connector_request.target",
+                            "action_ts": str(time.time()),
+                        }
+                    ],
+                }
+            )
+            assert response.status_code == 200, response.text
+            self.slack.wait_for("views.update", count=updates + 1)
+
+            def switched() -> dict[str, Any] | None:
+                shown = self.current_view(view["id"])
+                return shown if chosen_option(shown, "connector_request.target") == target else None
+
+            try:
+                done: dict[str, Any] = wait_until(switched, timeout=5, what=f"the {target} form")
+            except AssertionError:
+                continue
+            return done
+        raise AssertionError(f"the form never showed target {target}")
+
     def submit_form(
         self, view: dict[str, Any], values: dict[str, str], *, user: str = REQUESTER
     ) -> httpx.Response:
@@ -335,6 +390,69 @@ class BotHarness:
 
         wait_until(idle, timeout=timeout, what="the job queue to drain")
 
+    # --- the App Home tab ------------------------------------------------------------------
+    def event(self, event: dict[str, Any]) -> httpx.Response:
+        """Deliver an Events API event_callback, as Slack posts it (JSON, signed)."""
+        body = json.dumps(
+            {
+                "token": "x",
+                "team_id": TEAM,
+                "api_app_id": "A0001",
+                "event": {"event_ts": str(time.time()), **event},
+                "type": "event_callback",
+                "event_id": f"Ev{time.time_ns()}",
+                "event_time": int(time.time()),
+                "authorizations": [
+                    {
+                        "team_id": TEAM,
+                        "user_id": "UBOT",
+                        "is_bot": True,
+                        "is_enterprise_install": False,
+                    }
+                ],
+            }
+        )
+        return self.post_signed(body, content_type="application/json")
+
+    def open_home(self, user: str, *, tab: str = "home") -> httpx.Response:
+        """The person opens the bot's Home tab (or its Messages tab)."""
+        event: dict[str, Any] = {"type": "app_home_opened", "user": user, "tab": tab}
+        event["channel"] = self.slack.dm_channel_for(user)
+        published = self.slack.home_view(user)
+        if published is not None:
+            event["view"] = published
+        return self.event(event)
+
+    def home(
+        self, user: str, predicate: Callable[[str], bool] = lambda _: True, *, what: str = ""
+    ) -> dict[str, Any]:
+        """Wait for ``user``'s published Home to satisfy ``predicate`` (on its JSON text)."""
+
+        def shown() -> dict[str, Any] | None:
+            view = self.slack.home_view(user)
+            return view if view is not None and predicate(json.dumps(view)) else None
+
+        found: dict[str, Any] = wait_until(shown, what=what or f"the Home tab of {user}")
+        return found
+
+    def click_home(
+        self, user: str, action_id: str, reference: str, *, view: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        """Click the ``action_id`` button of ``reference`` on a Home tab (``user``'s own as
+        published, or ``view``): no response_url, no message, the view as the container."""
+        shown = view if view is not None else self.home(user)
+        button, block_id = find_view_button(shown, action_id, reference)
+        return self.interact(
+            {
+                "type": "block_actions",
+                "user": {"id": user},
+                "trigger_id": self.slack.issue_trigger_id(view_id=shown["id"]),
+                "container": {"type": "view", "view_id": shown["id"]},
+                "view": shown,
+                "actions": [{**button, "block_id": block_id, "action_ts": str(time.time())}],
+            }
+        )
+
 
 def fill_state(view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
     """Slack's view.state.values for ``view`` with ``values`` typed into its inputs."""
@@ -363,6 +481,21 @@ def fill_state(view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
             value = values.get(key, element.get("initial_value"))
             state[block_id] = {element["action_id"]: {"type": kind, "value": value or None}}
     return state
+
+
+def find_view_button(
+    view: dict[str, Any], action_id: str, reference: str
+) -> tuple[dict[str, Any], str]:
+    """The ``action_id`` button shown for ``reference`` in a view, and its block id."""
+    blocks = view.get("blocks") or []
+    for index, block in enumerate(blocks):
+        if reference not in json.dumps(block) and reference not in json.dumps(blocks[index - 1]):
+            continue
+        elements = [*(block.get("elements") or []), block.get("accessory") or {}]
+        for element in elements:
+            if element.get("action_id") == action_id:
+                return dict(element), str(block.get("block_id"))
+    raise AssertionError(f"no {action_id} button for {reference} in the view")
 
 
 def find_button(message: dict[str, Any], action_id: str) -> dict[str, Any]:

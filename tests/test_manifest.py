@@ -6,6 +6,7 @@ import copy
 import inspect
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -21,7 +22,7 @@ from slack_bolt import App
 
 from bot.config import Settings
 from bot.server import SLACK_PATH
-from tests.fakes.slack_api import RESPONSE_URL_METHOD, SlackCall
+from tests.fakes.slack_api import RESPONSE_URL_METHOD, UPLOAD_METHOD, SlackCall
 from tests.harness import APPROVER, REQUESTER, TEAM, BotHarness, reference_from
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ MANIFEST = ROOT / "manifest.yml"
 SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "slack-manifest-schema"
 
 # The whole bot-scope list, and why each one is there (see the comments in manifest.yml).
-EXPECTED_BOT_SCOPES = {"commands", "chat:write", "chat:write.public"}
+EXPECTED_BOT_SCOPES = {"commands", "chat:write", "chat:write.public", "files:write"}
 
 # The bot scope each Slack Web API method needs (docs.slack.dev/reference/methods/<method>).
 # A method the bot starts calling must be added here, with its scope added to the manifest.
@@ -46,6 +47,9 @@ SCOPES_BY_METHOD: dict[str, set[str]] = {
     "users.info": {"users:read"},
     "usergroups.users.list": {"usergroups:read"},
     RESPONSE_URL_METHOD: set(),  # respond(): a response_url, not a Web API method
+    "files.getUploadURLExternal": {"files:write"},
+    "files.completeUploadExternal": {"files:write"},
+    UPLOAD_METHOD: set(),  # the bytes POSTed to the upload URL files.getUploadURLExternal gave
 }
 
 FORM_VALUES = {
@@ -221,11 +225,11 @@ def test_every_manifest_command_has_a_listener_and_vice_versa(
     assert unknown.status_code == 404, "the app answers commands it does not register"
 
 
-# Listener kinds that need something in the manifest the bot doesn't declare: events need
-# event_subscriptions, shortcuts need features.shortcuts, external select options need
-# interactivity.message_menu_options_url, functions need features.functions.
+# Listener kinds that need something in the manifest the bot doesn't declare: shortcuts need
+# features.shortcuts, external select options need interactivity.message_menu_options_url,
+# functions need features.functions, message events a messages scope. (Events are declared:
+# see test_every_subscribed_event_has_a_listener_and_vice_versa.)
 UNDECLARED_KINDS = (
-    "event",
     "message_event",
     "shortcut",
     "global_shortcut",
@@ -241,7 +245,6 @@ def test_the_app_listens_to_nothing_the_manifest_does_not_route(
     manifest: dict[str, Any], bot: BotHarness
 ) -> None:
     assert bot.runtime is not None
-    assert "event_subscriptions" not in manifest["settings"]
     assert "message_menu_options_url" not in manifest["settings"]["interactivity"]
     assert not {"shortcuts", "functions"} & set(manifest["features"])
     for kind in UNDECLARED_KINDS:
@@ -249,6 +252,22 @@ def test_the_app_listens_to_nothing_the_manifest_does_not_route(
     # _registered itself works: it finds the buttons and the form submissions.
     assert _registered(bot.runtime.app, "action")
     assert _registered(bot.runtime.app, "view_submission")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_every_subscribed_event_has_a_listener_and_vice_versa(
+    manifest: dict[str, Any], bot: BotHarness
+) -> None:
+    assert bot.runtime is not None
+    subscriptions = manifest["settings"]["event_subscriptions"]
+    assert set(subscriptions) == {"request_url", "bot_events"}, "no user events"
+    events = subscriptions["bot_events"]
+    assert len(events) == len(set(events)), "duplicate event"
+    listening = [entry["event_type"] for entry in _registered(bot.runtime.app, "event")]
+    assert listening, "no event listener found: has Bolt renamed its builtin matchers?"
+    assert sorted(listening) == sorted(events) == ["app_home_opened"]
+    # The Home tab that app_home_opened publishes to is enabled (else: not_enabled).
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 
 
 def test_bot_scopes_are_the_minimal_set(manifest: dict[str, Any]) -> None:
@@ -264,13 +283,16 @@ def test_http_mode_points_slack_at_the_bots_endpoint(manifest: dict[str, Any]) -
     assert settings["socket_mode_enabled"] is False
     assert settings["org_deploy_enabled"] is False
     assert settings["token_rotation_enabled"] is False
-    urls = [settings["interactivity"]["request_url"]]
+    urls = [
+        settings["interactivity"]["request_url"],
+        settings["event_subscriptions"]["request_url"],
+    ]
     urls += [command["url"] for command in manifest["features"]["slash_commands"]]
     for url in urls:
         parts = urlsplit(url)
         assert parts.scheme == "https", url
         assert parts.path == SLACK_PATH, url
-    assert len(set(urls)) == 1, "Bolt serves commands and interactivity on one path"
+    assert len(set(urls)) == 1, "Bolt serves commands, events and interactivity on one path"
 
 
 def test_the_bot_can_send_dms_but_nobody_can_type_to_it(manifest: dict[str, Any]) -> None:
@@ -280,8 +302,8 @@ def test_the_bot_can_send_dms_but_nobody_can_type_to_it(manifest: dict[str, Any]
         # chat.postMessage to a user id fails with messages_tab_disabled without this tab.
         "messages_tab_enabled": True,
         "messages_tab_read_only_enabled": True,
-        # The bot publishes no Home tab (no views.publish, no app_home_opened listener).
-        "home_tab_enabled": False,
+        # views.publish answers not_enabled without it (the app_home_opened listener).
+        "home_tab_enabled": True,
     }
 
 
@@ -300,19 +322,29 @@ def _scopes_needed(call: SlackCall) -> set[str]:
 def test_the_scopes_cover_every_web_api_call_of_a_request(
     manifest: dict[str, Any], bot: BotHarness
 ) -> None:
-    """Drive command → form → provider switch → submit → approve, and collect the scopes used."""
+    """Drive command → form → provider switch → submit → Home → approve from Home, and collect
+    the scopes used."""
     view = bot.open_form()
     view = bot.switch_provider(view, "azure_openai")
     view = bot.switch_provider(view, "openai")
     response = bot.submit_form(view, FORM_VALUES)
     assert response.status_code == 200, response.text
     reference = reference_from(response)
-    assert bot.click(reference, "approval.approve", user=APPROVER).status_code == 200
+    assert bot.open_home(APPROVER).status_code == 200
+    bot.home(APPROVER, lambda text: reference in text)
+    assert bot.click_home(APPROVER, "approval.approve", reference).status_code == 200
     bot.wait_status(reference, "tested_ok")
+    bot.wait_idle()
+    # An approver's audit export arrives as a file in their DM.
+    today = datetime.now(UTC).date().isoformat()
+    assert bot.command(f"audit {today}", user=APPROVER).status_code == 200
+    bot.slack.wait_for("files.completeUploadExternal")
     bot.wait_idle()
 
     calls = bot.slack.calls
     methods = {call.method for call in calls}
-    assert {"views.open", "views.update", "chat.postMessage", "chat.update"} <= methods
+    assert {"views.open", "views.update", "views.publish", "chat.postMessage", "chat.update"} <= (
+        methods
+    )
     needed = {"commands"}.union(*(_scopes_needed(call) for call in calls))
     assert needed == set(manifest["oauth_config"]["scopes"]["bot"])

@@ -15,8 +15,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    false,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from bot.db.base import Base, utcnow
 from bot.domain.enums import Decision, JobStatus, RequestStatus
@@ -31,8 +33,15 @@ class ConnectorRequest(Base):
     __tablename__ = "connector_request"
     __table_args__ = (
         CheckConstraint(_in("status", [s.value for s in RequestStatus]), name="status"),
-        UniqueConstraint("space_id", "kibana_connector_id", name="uq_connector_request_connector"),
+        UniqueConstraint(
+            "target", "space_id", "kibana_connector_id", name="uq_connector_request_connector"
+        ),
         Index("ix_connector_request_status_expires", "status", "expires_at"),
+        # `list` marks the listed connectors the bot made: looked up by id, in any space.
+        Index("ix_connector_request_kibana_connector_id", "kibana_connector_id"),
+        # App Home: a person's own requests by state, and the pending queue oldest first.
+        Index("ix_connector_request_requester_status", "requested_by_slack_id", "status"),
+        Index("ix_connector_request_status_created", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -52,6 +61,8 @@ class ConnectorRequest(Base):
         String(20), default="connector", server_default="connector"
     )
     backend_reason: Mapped[str | None] = mapped_column(Text)
+    # The policy's target (Kibana deployment) the request is for; "default" without a file.
+    target: Mapped[str] = mapped_column(String(100), default="default", server_default="default")
     secrets_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
     justification: Mapped[str] = mapped_column(Text)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -67,6 +78,8 @@ class ConnectorRequest(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # Days the connector lives after creation (the form's Lifetime); NULL: no expiry.
+    lifetime_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApprovalDecision(Base):
@@ -81,11 +94,18 @@ class ApprovalDecision(Base):
     decision: Mapped[str] = mapped_column(String(16))
     decided_by_slack_id: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
-    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class AuditEvent(Base):
+    """One event of the audit trail. Append-only: nothing in the bot updates or deletes it."""
+
     __tablename__ = "audit_event"
+    __table_args__ = (
+        # The export finds a time range's ids here (an index-only scan), then reads by id;
+        # the per-request history reads by request_id.
+        Index("ix_audit_event_created_at", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("connector_request.id"), index=True)
@@ -93,6 +113,11 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the event concerns (from the request row when there is one; NULL on older rows).
+    target: Mapped[str | None] = mapped_column(String(64))
+    space_id: Mapped[str | None] = mapped_column(String(100))
+    provider: Mapped[str | None] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(200))
 
 
 class ProvisioningAttempt(Base):
@@ -130,3 +155,43 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class AppendOnlyError(RuntimeError):
+    """Something tried to change or delete an audit event."""
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_rows_are_never_changed(session: Session, _context: Any, _instances: Any) -> None:
+    for row in session.deleted:
+        if isinstance(row, AuditEvent):
+            raise AppendOnlyError("audit events are append-only: one was deleted")
+    for row in session.dirty:
+        if isinstance(row, AuditEvent) and session.is_modified(row):
+            raise AppendOnlyError("audit events are append-only: one was changed")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_audit_changes(state: ORMExecuteState) -> None:
+    mapper = state.bind_mapper
+    if (state.is_update or state.is_delete) and mapper is not None and mapper.class_ is AuditEvent:
+        raise AppendOnlyError("audit events are append-only: UPDATE or DELETE refused")
+
+
+class HomeViewer(Base):
+    """Someone who opened the bot's Home tab: only they get it republished when things change.
+
+    ``publish_queued_at`` is set while a publish job for them is queued or running, so a burst
+    of changes publishes once and two publishes of one Home never race (an older view landing
+    last); ``publish_again`` says something changed since that job read the database.
+    ``notice`` is shown at the top of their next Home (e.g. a refused Home click).
+    """
+
+    __tablename__ = "home_viewer"
+
+    slack_user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime]
+    approver: Mapped[bool] = mapped_column(default=False, server_default=false())
+    publish_queued_at: Mapped[datetime | None]
+    publish_again: Mapped[bool] = mapped_column(default=False, server_default=false())
+    notice: Mapped[str | None] = mapped_column(Text)

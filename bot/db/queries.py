@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Row, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
@@ -17,6 +17,7 @@ from bot.db.models import (
     Job,
     ProvisioningAttempt,
 )
+from bot.domain.audit import request_model
 from bot.domain.enums import AuditAction, JobKind, JobStatus, RequestStatus
 
 
@@ -90,17 +91,134 @@ def add_decision(
     session.flush()
 
 
+# Session.info key: the data stream audit events are also indexed into (set by the runtime
+# only when AUDIT_INDEX is set and Elasticsearch is configured).
+AUDIT_INDEX_INFO = "audit_index"
+
+
 def add_audit(
     *,
     session: Session,
-    action: AuditAction,
+    action: AuditAction | str,
     request_id: int | None,
     actor: str | None,
     detail: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        AuditEvent(request_id=request_id, actor_slack_id=actor, action=action, detail=detail or {})
+    target: str | None = None,
+    space_id: str | None = None,
+    provider: str | None = None,
+    model: str | None = None,
+) -> AuditEvent:
+    """Append an event to the audit trail. With a request, what it concerns (target, space,
+    provider, model) comes from the request row; otherwise from the keyword arguments. When
+    the audit index is on, its indexing is queued in the same transaction."""
+    row = session.get(ConnectorRequest, request_id) if request_id is not None else None
+    if row is not None:
+        target = row.target
+        space_id, provider = row.space_id, row.provider
+        model = request_model(row.settings, row.config)
+    event = AuditEvent(
+        request_id=request_id,
+        actor_slack_id=actor,
+        action=str(action),
+        detail=detail or {},
+        created_at=utcnow(),
+        target=target,
+        space_id=space_id,
+        provider=provider,
+        model=model,
     )
+    session.add(event)
+    index = session.info.get(AUDIT_INDEX_INFO)
+    if index:
+        session.flush()
+        enqueue(
+            session=session,
+            kind=JobKind.INDEX_AUDIT,
+            request_id=None,
+            payload={"audit_id": event.id, "index": str(index)},
+        )
+    return event
+
+
+def audit_id_bounds(
+    *, session: Session, since: datetime, until: datetime
+) -> tuple[int, int] | None:
+    """The lowest and highest id of the events with ``since <= created_at < until`` (None:
+    there are none); one range scan of the (created_at, id) index."""
+    # ``id + 0``: a bare min(id)/max(id) lets the planners walk the primary key from one end
+    # and filter by time (half the table for a day in the middle); this reads the range.
+    low, high = session.execute(
+        select(func.min(AuditEvent.id + 0), func.max(AuditEvent.id + 0)).where(
+            AuditEvent.created_at >= since, AuditEvent.created_at < until
+        )
+    ).one()
+    return None if low is None or high is None else (int(low), int(high))
+
+
+# What the export reads of an event, with its request's reference (plain rows: no ORM objects
+# for a month of events).
+AUDIT_EXPORT_COLUMNS = (
+    AuditEvent.id,
+    AuditEvent.created_at,
+    AuditEvent.action,
+    AuditEvent.actor_slack_id,
+    ConnectorRequest.reference,
+    AuditEvent.target,
+    AuditEvent.space_id,
+    AuditEvent.provider,
+    AuditEvent.model,
+    AuditEvent.detail,
+)
+
+
+def audit_rows_between(
+    *,
+    session: Session,
+    since: datetime,
+    until: datetime,
+    after_id: int,
+    last_id: int,
+    limit: int,
+) -> list[Row[Any]]:
+    """The next ``limit`` events with ``since <= created_at < until`` and ``after_id < id <=
+    last_id``, in id order, as `AUDIT_EXPORT_COLUMNS` rows (keyset pagination over the
+    primary key, bounded by `audit_id_bounds`: each batch reads only its own rows)."""
+    # On the connection: Core rows, without the ORM's result processing.
+    statement = audit_between_query(since, until, after_id, last_id, limit)
+    return list(session.connection().execute(statement))
+
+
+def audit_between_query(
+    since: datetime, until: datetime, after_id: int, last_id: int, limit: int
+) -> Select[Any]:
+    return (
+        select(*AUDIT_EXPORT_COLUMNS)
+        .outerjoin(ConnectorRequest, ConnectorRequest.id == AuditEvent.request_id)
+        .where(
+            AuditEvent.id > after_id,
+            AuditEvent.id <= last_id,
+            AuditEvent.created_at >= since,
+            AuditEvent.created_at < until,
+        )
+        .order_by(AuditEvent.id)
+        .limit(limit)
+    )
+
+
+def get_audit(*, session: Session, audit_id: int) -> AuditEvent | None:
+    return session.get(AuditEvent, audit_id)
+
+
+def references_of(*, session: Session, request_ids: Collection[int]) -> dict[int, str]:
+    """The references of these requests, by id."""
+    if not request_ids:
+        return {}
+    rows = session.execute(
+        select(ConnectorRequest.id, ConnectorRequest.reference).where(
+            ConnectorRequest.id.in_(list(request_ids))
+        )
+    ).all()
+    return {int(request_id): str(reference) for request_id, reference in rows}
 
 
 def list_audit(*, session: Session, request_id: int) -> list[AuditEvent]:
@@ -251,8 +369,9 @@ def expired_pending_ids(*, session: Session, now: datetime) -> list[int]:
     )
 
 
-def connector_name_taken(*, session: Session, space_id: str, name: str) -> bool:
-    """True when an open or successful request already uses this name in the space."""
+def connector_name_taken(*, session: Session, target: str, space_id: str, name: str) -> bool:
+    """True when an open or successful request already uses this name in the target's
+    space."""
     open_states = [
         RequestStatus.PENDING,
         RequestStatus.APPROVED,
@@ -261,6 +380,7 @@ def connector_name_taken(*, session: Session, space_id: str, name: str) -> bool:
     ]
     found = session.scalar(
         select(ConnectorRequest.id).where(
+            ConnectorRequest.target == target,
             ConnectorRequest.space_id == space_id,
             ConnectorRequest.connector_name == name,
             ConnectorRequest.status.in_([state.value for state in open_states]),
@@ -319,13 +439,17 @@ def purge_finished_jobs(*, session: Session, finished_before: datetime) -> int:
     return int(result.rowcount)
 
 
-def stored_resource_ids(*, session: Session, ids: Collection[str]) -> set[str]:
-    """Those of ``ids`` that a request row stored as the id of what it provisions."""
+def stored_resource_ids(
+    *, session: Session, ids: Collection[str], target: str | None = None
+) -> set[str]:
+    """Those of ``ids`` that a request row (of ``target``, when given) stored as the id of
+    what it provisions."""
     if not ids:
         return set()
-    found = session.scalars(
-        select(ConnectorRequest.kibana_connector_id).where(
-            ConnectorRequest.kibana_connector_id.in_(list(ids))
-        )
+    query = select(ConnectorRequest.kibana_connector_id).where(
+        ConnectorRequest.kibana_connector_id.in_(list(ids))
     )
+    if target is not None:
+        query = query.where(ConnectorRequest.target == target)
+    found = session.scalars(query)
     return {value for value in found if value is not None}

@@ -91,8 +91,9 @@ def _serialise_sqlite_writes(engine: Engine) -> None:
             _release_writer(connection)
 
 
-def make_session_factory(engine: Engine) -> SessionFactory:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, info: dict[str, Any] | None = None) -> SessionFactory:
+    """Sessions of ``engine``; ``info`` is copied into every session's ``Session.info``."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

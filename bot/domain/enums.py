@@ -53,6 +53,9 @@ class JobKind(StrEnum):
     NOTIFY_CHANNEL = "notify_channel.post"
     PROVISION = "kibana.provision"
     TEST_CONNECTOR = "kibana.test"
+    INDEX_AUDIT = "audit.index"  # copy one audit event into the AUDIT_INDEX data stream
+    EXPORT_AUDIT = "audit.export"  # build an audit export and upload it to an approver's DM
+    PUBLISH_HOME = "home.publish"  # payload {"user": id}: republish that person's Home tab
 
 
 class JobStatus(StrEnum):
@@ -88,3 +91,5 @@ class AuditAction(StrEnum):
     SECRETS_ERASED = "secrets_erased"
     DELIVERED_AS_YAML = "delivered_as_yaml"
     DELIVERED_AS_DEVTOOLS = "delivered_as_devtools"
+    COMMAND_REFUSED = "command_refused"  # a slash-command verb someone may not use
+    AUDIT_EXPORTED = "audit_exported"

@@ -54,3 +54,11 @@ class TestRun(BaseModel):
     service_message: str | None = None
     hint: str | None = None
     second_check: SecondCheckResult | None = None  # `.gen-ai`: invokeAI after a passing test
+
+
+class Removal(BaseModel):
+    """How a delete went: ``existed`` is False when there was nothing left to delete."""
+
+    model_config = ConfigDict(frozen=True)
+
+    existed: bool

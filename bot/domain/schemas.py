@@ -76,6 +76,10 @@ class RequestSnapshot(BaseModel):
     finished_at: datetime | None
     backend: str = "connector"  # "connector" or "inference"
     backend_reason: str | None = None  # why; None when there was no choice to make
+    lifetime_days: int | None = None  # the connector's lifetime after creation; None: no expiry
+    target: str = "default"  # the policy's target key
+    # How Slack names the target (its label or key); None when there is only one target.
+    target_label: str | None = None
 
     @property
     def model(self) -> str | None:

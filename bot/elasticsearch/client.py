@@ -136,6 +136,14 @@ class ElasticsearchClient:
         data = self._call("DELETE", _path(task, inference_id), params=params)
         return DeleteResult.model_validate(data)
 
+    def create_document(self, index: str, document: dict[str, Any]) -> str:
+        """Add a document to ``index`` (a data stream takes only ``op_type=create`` and needs
+        ``@timestamp``); returns the id Elasticsearch gave it."""
+        data = self._call(
+            "POST", f"/{quote(index, safe='')}/_doc", json=document, params={"op_type": "create"}
+        )
+        return str(data.get("_id", "")) if isinstance(data, dict) else ""
+
     # ------------------------------------------------------------------ calls
 
     def _call(

@@ -27,12 +27,15 @@ from bot.kibana.models import (
     CreateConnector,
     ExecuteResult,
     KibanaStatus,
+    Space,
+    UpdateConnector,
 )
 
 log = logging.getLogger(__name__)
 
 _CONNECTORS = TypeAdapter(list[Connector])
 _TYPES = TypeAdapter(list[ConnectorType])
+_SPACES = TypeAdapter(list[Space])
 
 
 def make_http_client(base_url: str, api_key: str, *, timeout: float) -> httpx.Client:
@@ -87,7 +90,16 @@ class KibanaClient:
         path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
         return Connector.model_validate(self._call("GET", path))
 
+    def update_connector(
+        self, space_id: str, connector_id: str, body: UpdateConnector
+    ) -> Connector:
+        """Replace name, config and secrets (``PUT``); 400 for a preconfigured connector, 404
+        when there is none with that id."""
+        path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
+        return Connector.model_validate(self._call("PUT", path, json=body.model_dump()))
+
     def delete_connector(self, space_id: str, connector_id: str) -> None:
+        """Delete (204); 400 for a preconfigured connector, 404 when there is none."""
         path = f"{space_prefix(space_id)}/api/actions/connector/{quote(connector_id, safe='')}"
         self._call("DELETE", path)
 
@@ -98,6 +110,10 @@ class KibanaClient:
 
     def list_connector_types(self) -> list[ConnectorType]:
         return _TYPES.validate_python(self._call("GET", "/api/actions/connector_types"))
+
+    def list_spaces(self) -> list[Space]:
+        """The spaces the API key may use (GET /api/spaces/space)."""
+        return _SPACES.validate_python(self._call("GET", "/api/spaces/space"))
 
     def execute_connector(
         self, space_id: str, connector_id: str, params: dict[str, Any]

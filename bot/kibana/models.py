@@ -23,6 +23,22 @@ class CreateConnector(BaseModel):
     __str__ = __repr__
 
 
+class UpdateConnector(BaseModel):
+    """Body of PUT /api/actions/connector/{id}: ``name``, ``config`` and the full ``secrets``
+    (Kibana validates secrets again on every update; ``connector_type_id`` is refused)."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    name: str
+    config: dict[str, Any]
+    secrets: dict[str, Any]
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"UpdateConnector(name={self.name!r}, config_keys={sorted(self.config)!r})"
+
+    __str__ = __repr__
+
+
 class Connector(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -75,3 +91,14 @@ class KibanaStatus(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     version: StatusVersion | None = None
+
+
+class Space(BaseModel):
+    """One entry of GET /api/spaces/space."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str
+    name: str
+    description: str | None = None
+    disabled_features: list[str] = Field(default_factory=list, alias="disabledFeatures")

@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from bot.db import queries
 from bot.db.session import session_scope
 from bot.deps import Deps
@@ -51,14 +53,15 @@ def _why_unavailable(kind: ConnectorType | None, type_id: str) -> str | None:
     return None
 
 
-def connector_availability(deps: Deps) -> Availability | None:
-    """Read GET /api/actions/connector_types (remembered a minute); None when Kibana can't be
-    asked now."""
-    cached = deps.connector_types.get()
+def connector_availability(deps: Deps, *, target: str) -> Availability | None:
+    """Read the target's GET /api/actions/connector_types (remembered a minute); None when
+    Kibana can't be asked now."""
+    clients = deps.clients_for(target)
+    cached = clients.connector_types.get()
     if isinstance(cached, Availability):
         return cached
     try:
-        kinds = {kind.id: kind for kind in deps.kibana_quick.list_connector_types()}
+        kinds = {kind.id: kind for kind in clients.kibana_quick.list_connector_types()}
     except KibanaError as error:
         log.warning("could not read Kibana's connector types: %s", error.message)
         return None
@@ -71,7 +74,7 @@ def connector_availability(deps: Deps) -> Availability | None:
             unavailable[spec.key] = reason
     deprecated = frozenset(type_id for type_id, kind in kinds.items() if kind.is_deprecated)
     availability = Availability(unavailable=unavailable, deprecated=deprecated)
-    deps.connector_types.put(availability)
+    clients.connector_types.put(availability)
     return availability
 
 
@@ -81,10 +84,10 @@ class NameCheck:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_name_in_kibana(deps: Deps, *, space_id: str, name: str) -> NameCheck:
+def check_name_in_kibana(deps: Deps, *, target: str, space_id: str, name: str) -> NameCheck:
     """Refuse a space Kibana doesn't have, or a name a connector in that space already uses."""
     try:
-        existing = connector_backend(deps, quick=True).list(space_id)
+        existing = connector_backend(deps, target, quick=True).list(space_id)
     except BackendError as error:
         if error.status != NOT_FOUND:
             log.warning("could not check connector names in %s: %s", space_id, error.message)
@@ -126,20 +129,20 @@ def endpoint_resource(endpoint: InferenceEndpoint) -> Resource:
     )
 
 
-def list_chat_endpoints(deps: Deps) -> list[Resource] | None:
-    """The cluster's chat_completion endpoints, Elastic's preconfigured ones included; None
-    when Elasticsearch is not configured (raises ElasticsearchError)."""
-    client = deps.elasticsearch_quick
+def list_chat_endpoints(deps: Deps, *, target: str) -> list[Resource] | None:
+    """The target cluster's chat_completion endpoints, Elastic's preconfigured ones included;
+    None when it has no Elasticsearch configured (raises ElasticsearchError)."""
+    client = deps.clients_for(target).elasticsearch_quick
     if client is None:
         return None
     return [endpoint_resource(e) for e in client.list_endpoints(CHAT_COMPLETION)]
 
 
-def check_name_in_elasticsearch(deps: Deps, *, name: str) -> NameCheck:
+def check_name_in_elasticsearch(deps: Deps, *, target: str, name: str) -> NameCheck:
     """Refuse a name an inference endpoint already uses as its id or display name (endpoints
     are cluster-wide: any space's request clashes)."""
     try:
-        endpoints = list_chat_endpoints(deps)
+        endpoints = list_chat_endpoints(deps, target=target)
     except ElasticsearchError as error:
         log.warning("could not check endpoint names: %s", error.message)
         return NameCheck(
@@ -164,6 +167,7 @@ def check_name_in_elasticsearch(deps: Deps, *, name: str) -> NameCheck:
 def check_name(
     deps: Deps,
     *,
+    target: str,
     space_id: str,
     name: str,
     deadline: float = NAME_CHECK_DEADLINE_SECONDS,
@@ -172,13 +176,13 @@ def check_name(
     cluster's endpoints: both asked at once, within ``deadline`` in all (the quick Kibana
     client has that deadline of its own); an endpoint answer that comes later is abandoned
     and the request goes on with a warning."""
-    if deps.elasticsearch_quick is None:
-        return check_name_in_kibana(deps, space_id=space_id, name=name)
+    if deps.clients_for(target).elasticsearch_quick is None:
+        return check_name_in_kibana(deps, target=target, space_id=space_id, name=name)
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="name-check")
     started = time.monotonic()
     try:
-        es_future = pool.submit(check_name_in_elasticsearch, deps, name=name)
-        in_kibana = check_name_in_kibana(deps, space_id=space_id, name=name)
+        es_future = pool.submit(check_name_in_elasticsearch, deps, target=target, name=name)
+        in_kibana = check_name_in_kibana(deps, target=target, space_id=space_id, name=name)
         left = max(0.0, deadline - (time.monotonic() - started))
         try:
             in_es = es_future.result(timeout=left)
@@ -210,9 +214,9 @@ class ManagedLlm:
     endpoints_problem: str | None = None
 
 
-def _managed_connector(deps: Deps, space_id: str) -> ManagedLlm:
+def _managed_connector(deps: Deps, target: str, space_id: str) -> ManagedLlm:
     try:
-        connectors = connector_backend(deps, quick=True).list(space_id)
+        connectors = connector_backend(deps, target, quick=True).list(space_id)
     except BackendError as error:
         if error.status == NOT_FOUND:
             return ManagedLlm(None, f"Kibana has no space “{space_id}”.")
@@ -227,12 +231,12 @@ def _managed_connector(deps: Deps, space_id: str) -> ManagedLlm:
     return ManagedLlm(None)
 
 
-def find_managed_llm(deps: Deps, *, space_id: str) -> ManagedLlm:
+def find_managed_llm(deps: Deps, *, target: str, space_id: str) -> ManagedLlm:
     """Look for Elastic's preconfigured `.inference` connector in the space and, when
     Elasticsearch is configured, for the cluster's EIS (`elastic` service) chat endpoints."""
-    answer = _managed_connector(deps, space_id)
+    answer = _managed_connector(deps, target, space_id)
     try:
-        endpoints = list_chat_endpoints(deps)
+        endpoints = list_chat_endpoints(deps, target=target)
     except ElasticsearchError as error:
         log.warning("could not list the inference endpoints: %s", error.message)
         return ManagedLlm(
@@ -256,32 +260,84 @@ class Listing:
     notes: list[str] = field(default_factory=list)
 
 
-def _mark_created(deps: Deps, resources: list[Resource]) -> list[Resource]:
+def _mark_created(deps: Deps, target: str, resources: list[Resource]) -> list[Resource]:
     with session_scope(deps.session_factory) as session:
-        ours = queries.stored_resource_ids(session=session, ids={r.id for r in resources})
+        ids = {r.id for r in resources}
+        ours = queries.stored_resource_ids(session=session, ids=ids, target=target)
     return [
         r.model_copy(update={"created_by_bot": True}) if r.id in ours and not r.preconfigured else r
         for r in resources
     ]
 
 
-def list_connectors(deps: Deps, *, space_id: str) -> list[Resource]:
+def list_connectors(deps: Deps, *, target: str, space_id: str) -> list[Resource]:
     """The connectors of a space, preconfigured ones included (raises BackendError; status
     404 when the space does not exist)."""
-    return connector_backend(deps, quick=True).list(space_id)
+    return connector_backend(deps, target, quick=True).list(space_id)
 
 
-def list_resources(deps: Deps, *, space_id: str) -> Listing:
+def list_resources(deps: Deps, *, target: str, space_id: str) -> Listing:
     """The space's connectors and the cluster's chat_completion endpoints (raises
     BackendError when Kibana can't list the space; an Elasticsearch failure is a note)."""
-    resources = list_connectors(deps, space_id=space_id)
+    resources = list_connectors(deps, target=target, space_id=space_id)
     notes: list[str] = []
     try:
-        endpoints = list_chat_endpoints(deps)
+        endpoints = list_chat_endpoints(deps, target=target)
     except ElasticsearchError as error:
         log.warning("could not list the inference endpoints: %s", error.message)
         notes.append(
             f"Elasticsearch could not be asked for its inference endpoints: {error.message}"
         )
         endpoints = None
-    return Listing(resources=_mark_created(deps, resources + (endpoints or [])), notes=notes)
+    return Listing(
+        resources=_mark_created(deps, target, resources + (endpoints or [])), notes=notes
+    )
+
+
+MAX_SPACE_OPTIONS = 100  # a Slack static select holds at most 100 options
+
+
+@dataclass(frozen=True)
+class SpaceOptions:
+    """The spaces the form offers for a target: (id, name) pairs for a select, or None for a
+    text input as without targets; ``note`` says why the list is not Kibana's own."""
+
+    options: tuple[tuple[str, str], ...] | None
+    note: str | None = None
+
+
+def allow_list_spaces(deps: Deps, *, target: str) -> SpaceOptions | None:
+    """The target's allow-list as a select (before Kibana is asked), or None without one."""
+    allowed = deps.clients_for(target).target.spaces
+    return None if allowed is None else SpaceOptions(tuple((s, s) for s in sorted(allowed)))
+
+
+def offered_spaces(deps: Deps, *, target: str) -> SpaceOptions:
+    """The target's spaces read from Kibana (the quick client: a person waits), filtered by
+    its allow-list and remembered a minute. When Kibana doesn't answer: the allow-list, or a
+    text input, with a note; the submission checks the space either way."""
+    clients = deps.clients_for(target)
+    allowed = clients.target.spaces
+    cached = clients.spaces.get()
+    if isinstance(cached, SpaceOptions):
+        return cached
+    try:
+        spaces = clients.kibana_quick.list_spaces()
+    except (KibanaError, ValidationError) as error:
+        why = error.message if isinstance(error, KibanaError) else "an unreadable answer"
+        log.warning("could not list the spaces of %s: %s", target, why)
+        note = f"Kibana did not list its spaces ({why}): "
+        fallback = allow_list_spaces(deps, target=target)
+        if fallback is not None:
+            return SpaceOptions(fallback.options, note + "these are the spaces allowed here.")
+        return SpaceOptions(None, note + "type the space id; it is checked when you submit.")
+    options = tuple((s.id, s.name) for s in spaces if allowed is None or s.id in allowed)
+    if not options:
+        note = "Kibana has none of the spaces allowed here: ask the bot's operator."
+        result = SpaceOptions(None, note if allowed is not None else None)
+    elif len(options) > MAX_SPACE_OPTIONS:
+        result = SpaceOptions(None, f"This Kibana has {len(options)} spaces: type the space id.")
+    else:
+        result = SpaceOptions(options)
+    clients.spaces.put(result)
+    return result

@@ -8,17 +8,20 @@ from typing import Any
 from bot.deps import Deps
 from bot.domain.backends import Backend, BackendChoice
 from bot.domain.fields import FormValues
+from bot.domain.lifetime import LIFETIME_KEY, LifetimeChoice, refusal
 from bot.domain.providers import ProviderSpec
 from bot.domain.providers.spec import ParseResult
+from bot.domain.targets import Target
 from bot.services import catalog, requests, stack
 
 
-def choose_backend(deps: Deps, spec: ProviderSpec[Any, Any]) -> BackendChoice | str:
-    """Where this provider's request ends on this stack, or why it cannot be requested here."""
-    backend = stack.request_backend(deps, spec.supported_backends)
+def choose_backend(deps: Deps, spec: ProviderSpec[Any, Any], *, target: str) -> BackendChoice | str:
+    """Where this provider's request ends on the target's stack, or why it cannot be requested
+    there."""
+    backend = stack.request_backend(deps, spec.supported_backends, target)
     if backend is not None:
         return backend
-    if deps.elasticsearch is None:
+    if not stack.inference_configured(deps, target):
         return (
             f"{spec.label} is only offered as an Elasticsearch inference endpoint, and this bot "
             "has no Elasticsearch configured (ELASTICSEARCH_URL): pick a provider with a Kibana "
@@ -30,26 +33,46 @@ def choose_backend(deps: Deps, spec: ProviderSpec[Any, Any]) -> BackendChoice | 
     )
 
 
+def max_lifetime_days(deps: Deps, *, spec: ProviderSpec[Any, Any] | None = None) -> int | None:
+    """The policy's maximum lifetime of a connector, in days (None: no maximum).
+
+    The one place that says it: today the top-level ``lifecycle.max_lifetime_days``, for
+    every provider (the form asks before a provider is final); the rules will answer per
+    matching rule (`PolicyDocument.lifecycle_for`)."""
+    del spec
+    return deps.governance.lifecycle.max_lifetime_days
+
+
 def vet_request(
     deps: Deps,
     spec: ProviderSpec[Any, Any],
     values: FormValues,
     *,
+    target: str,
     deprecated: Collection[str],
     backend: BackendChoice | None = None,
+    lifetime: LifetimeChoice | None = None,
 ) -> ParseResult[Any, Any]:
-    """The provider's parse (its checks and typed draft), then the name against open requests
-    and against Kibana's connectors in the space (which also proves the space exists) and the
-    cluster's inference endpoints, both asked at once under one deadline."""
+    """The provider's parse (its checks and typed draft) and the lifetime against the policy's
+    maximum, then the name against open requests and against Kibana's connectors in the space
+    (which also proves the space exists) and the cluster's inference endpoints, both asked at
+    once under one deadline."""
     result = spec.parse(values)
+    chosen = lifetime or LifetimeChoice(None)
+    problem = chosen.error or refusal(chosen.days, max_lifetime_days(deps, spec=spec))
+    if problem is not None:
+        result = result.refused(LIFETIME_KEY, problem)
     if result.draft is None:
         return result
     name, space = result.draft.name, result.draft.space_id
-    if requests.name_in_use(deps, space_id=space, name=name):
+    allowed = deps.clients_for(target).target
+    if not allowed.allows_space(space):
+        return result.refused("space", space_refusal(allowed, space))
+    if requests.name_in_use(deps, target=target, space_id=space, name=name):
         return result.refused(
             "name", f"A request for “{name}” in space {space} is already open: pick another."
         )
-    found = catalog.check_name(deps, space_id=space, name=name)
+    found = catalog.check_name(deps, target=target, space_id=space, name=name)
     for key, message in found.errors.items():
         result = result.refused(key, message)
     result = result.warned(*found.warnings)
@@ -61,3 +84,12 @@ def vet_request(
             "still creates them."
         )
     return result
+
+
+def space_refusal(target: Target, space: str) -> str:
+    """Why a space outside the target's allow-list is refused (under the space field)."""
+    offered = ", ".join(sorted(target.spaces or ()))
+    return (
+        f"Requests for {target.display} may only be for the spaces {offered}; “{space}” is not "
+        "one of them."
+    )

@@ -54,6 +54,7 @@ class Lane(StrEnum):
 
     SLACK = "slack"
     KIBANA = "kibana"
+    AUDIT = "audit"  # copies of audit events for AUDIT_INDEX: never in front of Slack work
 
 
 @dataclass(frozen=True)

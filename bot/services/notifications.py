@@ -25,7 +25,7 @@ def _snapshot(deps: Deps, job: JobContext) -> RequestSnapshot:
         row = queries.get_request(session=session, request_id=job.request_id or 0)
         if row is None:
             raise GiveUpError("request vanished")
-        return to_snapshot(row)
+        return to_snapshot(row, deps.governance)
 
 
 def _with_card(deps: Deps, job: JobContext) -> RequestSnapshot:

@@ -42,6 +42,7 @@ class _Work:
     target: Target
     ciphertext: bytes | None
     backend: str = "connector"
+    stack: str = "default"  # the policy target (deployment) whose clients it uses
 
     @property
     def connector_type_id(self) -> str:
@@ -67,12 +68,13 @@ def _work(row: ConnectorRequest) -> _Work:
         ),
         ciphertext=row.secrets_ciphertext,
         backend=backend,
+        stack=row.target,
     )
 
 
 def _backend(deps: Deps, work: _Work) -> ProvisioningBackend[Any]:
-    """The back-end module the request row names."""
-    return backends.backend_for(deps, work.backend)
+    """The back-end module the request row names, on its target's clients."""
+    return backends.backend_for(deps, work.backend, work.stack)
 
 
 def provision_connector(deps: Deps, job: JobContext) -> None:

@@ -22,7 +22,7 @@ from bot.domain.refs import new_connector_id, new_reference
 from bot.domain.rules import REFUSAL_TEXT, decision_refusal
 from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
-from bot.services import drafts, stack
+from bot.services import drafts, home, stack
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -36,16 +36,22 @@ def submit_request(
     *,
     warnings: list[str],
     requested_by: str,
+    target: str,
     backend: BackendChoice | None = None,
+    lifetime_days: int | None = None,
 ) -> RequestSnapshot:
-    """Store a checked request as pending, its secrets sealed; queue the approval card.
+    """Store a checked request for ``target`` as pending, its secrets sealed; queue the
+    approval card.
+
+    ``lifetime_days`` is how long the connector lives once created (None: no expiry), already
+    checked against the policy (`intake.vet_request`).
 
     ``backend`` is the back-end chosen for it (`stack.request_backend`); when not given it is
     chosen here. The resource id is chosen now for either back-end (a connector id is also a
     valid inference id), so a retry after a crash finds what it created.
     """
     spec = provider_spec(draft.provider)
-    choice = backend or stack.request_backend(deps, spec.supported_backends)
+    choice = backend or stack.request_backend(deps, spec.supported_backends, target)
     if choice is None:
         raise BotError(f"{spec.label} cannot be provisioned on this stack.")
     type_id: str | None
@@ -61,7 +67,7 @@ def submit_request(
         payload = spec.connector_payload(draft)
         type_id, config = payload.type_id, payload.config
     # With no Elasticsearch there is no choice to explain: the request looks as it always did.
-    reason = choice.reason if deps.elasticsearch is not None else None
+    reason = choice.reason if stack.inference_configured(deps, target) else None
     sealed = deps.secret_box.seal(drafts.sealable_secrets(draft))
     now = deps.clock()
     with session_scope(deps.session_factory) as session:
@@ -74,6 +80,7 @@ def submit_request(
                 connector_type_id=type_id,
                 connector_name=draft.name,
                 space_id=draft.space_id,
+                target=target,
                 kibana_connector_id=new_connector_id(draft.name),
                 config=config,
                 settings=drafts.stored_settings(draft),
@@ -86,6 +93,7 @@ def submit_request(
                 created_at=now,
                 updated_at=now,
                 expires_at=now + deps.policy.request_ttl,
+                lifetime_days=lifetime_days,
             ),
         )
         queries.add_audit(
@@ -93,7 +101,7 @@ def submit_request(
             action=AuditAction.SUBMITTED,
             request_id=row.id,
             actor=requested_by,
-            detail={"provider": draft.provider.value, "space": draft.space_id},
+            detail={"provider": draft.provider.value, "space": draft.space_id, "target": target},
         )
         queries.enqueue(session=session, kind=JobKind.POST_CARD, request_id=row.id)
         queries.enqueue(
@@ -102,7 +110,8 @@ def submit_request(
             request_id=row.id,
             payload={"notice": Notice.SUBMITTED.value},
         )
-        snapshot = to_snapshot(row)
+        home.refresh_for_request(session, row.id)
+        snapshot = to_snapshot(row, deps.governance)
     deps.wake_workers()
     log.info("request %s submitted by %s", snapshot.reference, requested_by)
     return snapshot
@@ -116,10 +125,13 @@ def _unused_reference(session: Session) -> str:
     raise RuntimeError("could not find an unused request reference")
 
 
-def name_in_use(deps: Deps, *, space_id: str, name: str) -> bool:
-    """True when another open request already asks for this connector name in the space."""
+def name_in_use(deps: Deps, *, target: str, space_id: str, name: str) -> bool:
+    """True when another open request already asks for this connector name in the target's
+    space."""
     with session_scope(deps.session_factory) as session:
-        return queries.connector_name_taken(session=session, space_id=space_id, name=name)
+        return queries.connector_name_taken(
+            session=session, target=target, space_id=space_id, name=name
+        )
 
 
 def check_decider(deps: Deps, *, request_id: int, actor: str) -> RequestSnapshot:
@@ -201,7 +213,7 @@ def _guarded_decision(
             _record_refusal(session, row, actor, refusal.value)
         else:
             changed = apply(session, deps.clock())
-        snapshot = to_snapshot(_load(session, request_id))
+        snapshot = to_snapshot(_load(session, request_id), deps.governance)
     if refusal is not None:
         raise NotAuthorizedError(REFUSAL_TEXT[refusal])
     if not changed:
@@ -419,7 +431,7 @@ def request_history(
             AuditEntry(action=event.action, actor=event.actor_slack_id, at=event.created_at)
             for event in queries.list_audit(session=session, request_id=row.id)
         ]
-        return to_snapshot(row), events
+        return to_snapshot(row, deps.governance), events
 
 
 def _load(session: Session, request_id: int) -> ConnectorRequest:

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 from bot.db.models import ConnectorRequest
 from bot.domain.enums import Provider, RequestStatus
+from bot.domain.policy.model import PolicyDocument
 from bot.domain.providers import provider_spec
 from bot.domain.schemas import Outcome, RequestSnapshot
 
 
-def to_snapshot(row: ConnectorRequest) -> RequestSnapshot:
+def target_label(governance: PolicyDocument | None, key: str) -> str | None:
+    """How Slack names a target: its label or key when people choose among several, else
+    None (one target: nothing to say)."""
+    if governance is None or len(governance.targets) < 2:
+        return None
+    target = governance.target(key)
+    return target.display if target is not None else key
+
+
+def to_snapshot(row: ConnectorRequest, governance: PolicyDocument | None = None) -> RequestSnapshot:
+    """The request as Slack shows it; with ``governance`` it names its target when there are
+    several."""
     provider = Provider(row.provider)
     return RequestSnapshot(
         id=row.id,
@@ -35,4 +47,7 @@ def to_snapshot(row: ConnectorRequest) -> RequestSnapshot:
         finished_at=row.finished_at,
         backend=row.backend or "connector",
         backend_reason=row.backend_reason,
+        lifetime_days=row.lifetime_days,
+        target=row.target,
+        target_label=target_label(governance, row.target),
     )

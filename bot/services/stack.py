@@ -98,7 +98,7 @@ def choose_provisioning_backend(
     """The back-end for new requests, and why, in a sentence for the form and the card.
 
     Args:
-        kibana: a client made for calls before an ack (``Deps.kibana_quick``: its deadline).
+        kibana: a client made for calls before an ack (``TargetClients.kibana_quick``).
         setting: PROVISION_BACKEND.
         elasticsearch: reads Elasticsearch's ``GET /``; None when ELASTICSEARCH_URL is unset.
         cache: per-process memory of the choice (e.g. ``TtlValue(CHOICE_TTL_SECONDS)``).
@@ -120,10 +120,11 @@ def choose_provisioning_backend(
     return choice
 
 
-def stack_backend(deps: Deps) -> BackendChoice:
-    """The back-end this stack wants for new requests, and why (before any provider's own
-    support is considered). With no ELASTICSEARCH_URL nothing is asked."""
-    quick = deps.elasticsearch_quick
+def stack_backend(deps: Deps, target: str) -> BackendChoice:
+    """The back-end ``target``'s stack wants for new requests, and why (before any provider's
+    own support is considered). With no Elasticsearch for it nothing is asked."""
+    clients = deps.clients_for(target)
+    quick = clients.elasticsearch_quick
     info: ElasticsearchInfo | None = None
     if quick is not None:
 
@@ -132,21 +133,27 @@ def stack_backend(deps: Deps) -> BackendChoice:
             return StackVersion.parse(found.version.number, build_flavor=found.version.build_flavor)
 
     return choose_provisioning_backend(
-        deps.kibana_quick,
+        clients.kibana_quick,
         setting=deps.policy.provision_backend,
         elasticsearch=info,
-        cache=deps.backend_choice,
+        cache=clients.backend_choice,
     )
 
 
-def request_backend(deps: Deps, supported: frozenset[str]) -> BackendChoice | None:
-    """The back-end a new request of a provider gets (None: it supports neither).
+def inference_configured(deps: Deps, target: str) -> bool:
+    """True when ``target`` has an Elasticsearch (inference endpoints are possible there)."""
+    return deps.clients_for(target).elasticsearch_quick is not None
 
-    With no ELASTICSEARCH_URL nothing is asked: a provider with a connector gets one, as
-    before.
+
+def request_backend(deps: Deps, supported: frozenset[str], target: str) -> BackendChoice | None:
+    """The back-end a new request of a provider gets on ``target`` (None: it supports
+    neither).
+
+    With no Elasticsearch for the target nothing is asked: a provider with a connector gets
+    one, as before.
     """
     possible = (
-        deps.elasticsearch_quick is not None
+        inference_configured(deps, target)
         and deps.policy.provision_backend is not BackendSetting.CONNECTOR
     )
-    return for_provider(stack_backend(deps), supported, inference_possible=possible)
+    return for_provider(stack_backend(deps, target), supported, inference_possible=possible)

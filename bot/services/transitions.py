@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.db import queries
 from bot.domain.enums import AuditAction, JobKind, Notice, RequestStatus
 from bot.domain.rules import FINAL_STATES, SECRET_HOLDING_STATES, can_transition
+from bot.services import home
 
 
 def move(
@@ -66,7 +67,8 @@ def announce(
     notify_channel: str | None = None,
 ) -> None:
     """Queue what people are told after a transition: the card always shows the new state;
-    optionally a thread reply, a DM to the requester and the notify-channel line."""
+    optionally a thread reply, a DM to the requester and the notify-channel line; and the
+    Home tabs that show the request are republished."""
     queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
     if thread is not None:
         queries.enqueue(
@@ -84,3 +86,5 @@ def announce(
         )
     if notify_channel:
         queries.enqueue(session=session, kind=JobKind.NOTIFY_CHANNEL, request_id=request_id)
+    # What people see on their Home tab changed with it.
+    home.refresh_for_request(session, request_id)

@@ -14,7 +14,7 @@ from bot.db import queries
 from bot.db.session import session_scope
 from bot.deps import Deps, Policy
 from bot.domain.enums import JobKind, JobStatus
-from bot.services import notifications, provisioning, requests
+from bot.services import audit, home, notifications, provisioning, requests
 from bot.services.jobs import (
     RETRYING_SINCE,
     GiveUpError,
@@ -54,6 +54,9 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         window_seconds=policy.kibana_retry_window_seconds,
     )
 
+    # Audit copies wait out an Elasticsearch outage for about a day, then are dropped.
+    indexing = RetryPolicy(base_seconds=2.0, cap_seconds=600.0, max_attempts=150)
+
     def slack_job(handler: Callable[[Deps, JobContext], None]) -> JobSpec:
         return JobSpec(handler=handler, lane=Lane.SLACK, retry=slack)
 
@@ -75,14 +78,18 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.NOTIFY_CHANNEL: slack_job(notifications.notify_channel),
         JobKind.PROVISION: kibana_job(provisioning.provision_connector),
         JobKind.TEST_CONNECTOR: kibana_job(provisioning.run_connector_test),
+        JobKind.EXPORT_AUDIT: slack_job(audit.deliver_export),
+        JobKind.INDEX_AUDIT: JobSpec(handler=audit.index_event, lane=Lane.AUDIT, retry=indexing),
+        JobKind.PUBLISH_HOME: slack_job(home.publish_home),
     }
 
 
 def lane_threads(total: int) -> dict[Lane, int]:
     """Split WORKER_THREADS between the lanes: half each (Kibana gets the odd one), at least
-    one per lane, so a Kibana call holding threads never delays a card update."""
+    one per lane, so a Kibana call holding threads never delays a card update; audit copies
+    to Elasticsearch get one thread of their own."""
     slack = max(1, total // 2)
-    return {Lane.SLACK: slack, Lane.KIBANA: max(1, total - slack)}
+    return {Lane.SLACK: slack, Lane.KIBANA: max(1, total - slack), Lane.AUDIT: 1}
 
 
 class JobRunner:

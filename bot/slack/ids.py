@@ -9,6 +9,9 @@ class CallbackId(StrEnum):
     REQUEST_SUBMIT = "connector_request.submit"
     REQUEST_DONE = "connector_request.done"
     REJECT_REASON = "approval.reject_reason"
+    ROTATE_SUBMIT = "lifecycle.rotate"
+    CHANGE_SUBMIT = "lifecycle.change"
+    RETIRE_SUBMIT = "lifecycle.retire"
 
 
 class ActionId(StrEnum):
@@ -18,12 +21,16 @@ class ActionId(StrEnum):
     REJECT = "approval.reject"
     DELIVER_YAML = "approval.deliver_yaml"
     REASON = "approval.reason"
+    TARGET = "connector_request.target"
+    HOME_CANCEL = "home.cancel"
 
 
 class BlockId(StrEnum):
     PROVIDER = "connector_request.provider"
     APPROVAL_ACTIONS = "approval.actions"
     REJECT_REASON = "approval.reject_reason"
+    RETIRE_REASON = "lifecycle.retire_reason"
+    TARGET = "connector_request.target"
 
 
 FIELD_BLOCK_PREFIX = "field."

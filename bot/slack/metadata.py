@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.backends import Backend, BackendChoice
 from bot.domain.enums import Provider
+from bot.domain.refs import REFERENCE
 
 M = TypeVar("M", bound=BaseModel)
 # A request's primary key: a SQL INTEGER. A button value holding 2**63 is not ours (and would
@@ -26,6 +27,9 @@ class RequestFormMetadata(BaseModel):
     # The stack's back-end and why (set when Elasticsearch is configured), for redraws.
     backend: Backend | None = None
     backend_reason: str | None = None
+    max_lifetime_days: int | None = None  # the policy's maximum when the form opened
+    # The target (deployment) the form is for; None: the default, as without a policy file.
+    target: str | None = None
 
     def backend_choice(self) -> BackendChoice | None:
         if self.backend is None:
@@ -39,10 +43,36 @@ class RequestButton(BaseModel):
     request_id: RequestId
 
 
+class CancelButton(BaseModel):
+    """The Home tab's Cancel button: the request's reference, as `cancel` takes it."""
+
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    reference: Annotated[str, Field(pattern=REFERENCE.pattern)]
+
+
 class RejectMetadata(BaseModel):
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     request_id: RequestId
+
+
+class ChangeFormMetadata(BaseModel):
+    """What a rotate or change modal is about: the inventory entry, and its provider and
+    back-end when the modal opened (a submission is checked against the entry again)."""
+
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    managed_id: RequestId
+    kind: Literal["rotate", "change"]
+    provider: Provider
+    backend: Backend
+
+
+class RetireMetadata(BaseModel):
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    managed_id: RequestId
 
 
 def encode(value: BaseModel) -> str:

@@ -9,11 +9,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
+from bot.domain.audit import AuditExport
 from bot.domain.enums import Notice
+from bot.domain.home import HomeContent
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.slack.views.approval_message import build_card_blocks, card_text
+from bot.slack.views.audit import export_comment, export_empty_text
 from bot.slack.views.common import to_dicts
+from bot.slack.views.home import build_home_view
 from bot.slack.views.results import (
     kibana_retrying_message,
     outcome_text,
@@ -88,6 +92,26 @@ class SlackNotifier:
     def notify_channel(self, request: RequestSnapshot) -> None:
         if self._notify_channel:
             self._call("chat_postMessage", channel=self._notify_channel, text=outcome_text(request))
+
+    def send_audit_export(self, user: str, export: AuditExport, content: bytes) -> None:
+        if export.events == 0:
+            self._call("chat_postMessage", channel=user, text=export_empty_text(export))
+            return
+        # Posting to the user id opens the DM and answers with its D… id, which
+        # files.completeUploadExternal needs (it refuses user ids): no im:write needed.
+        posted = self._call("chat_postMessage", channel=user, text=export_comment(export))
+        self._call(
+            "files_upload_v2",
+            channel=str(posted["channel"]),
+            content=content,
+            filename=export.filename,
+            title=export.filename,
+            snippet_type="text",
+        )
+
+    def publish_home(self, home: HomeContent) -> None:
+        view = build_home_view(home, command=self._command)
+        self._call("views_publish", user_id=home.user, view=view.to_dict())
 
     def _post(
         self, channel: str | None, text: str, blocks: list[Block], *, thread_ts: str | None = None

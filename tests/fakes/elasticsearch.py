@@ -374,6 +374,10 @@ class FakeElasticsearch:
         self._delays: list[tuple[float, str | None, str | None]] = []
         self._requests: list[EsRequest] = []
         self.validation_calls: list[tuple[str, str]] = []  # (inference id, service)
+        # Data streams (name -> documents, as indexed) and plain indices auto-created by a write.
+        self._data_streams: dict[str, list[dict[str, Any]]] = {}
+        self._indices: dict[str, list[dict[str, Any]]] = {}
+        self.can_write_documents = True  # the key's index privilege (create_doc) on them
         self._connections: set[socket.socket] = set()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -616,6 +620,8 @@ class FakeElasticsearch:
         if segments == []:
             self._authorize(headers, "cluster:monitor/main", {"monitor"})
             return _Reply(200, self._info())
+        if action == "doc":
+            return self._create_doc(segments[0], query, raw)
         rest = segments[1:]
         task, inference_id = self._task_and_id(method, rest, action)
         body: Any = None
@@ -646,6 +652,8 @@ class FakeElasticsearch:
     def _allowed_methods(segments: list[str]) -> tuple[set[str], str]:
         if segments == []:
             return {"GET", "HEAD"}, "info"
+        if len(segments) == 2 and segments[1] == "_doc" and not segments[0].startswith("_"):
+            return {"POST"}, "doc"
         if segments[0] != "_inference":
             return set(), ""
         rest = segments[1:]
@@ -677,6 +685,98 @@ class FakeElasticsearch:
         if task not in svc.TASK_TYPES:
             raise _bad_request(f"Unknown task_type [{parts[0]}]")
         return task, None if parts[1] == "_all" and method == "GET" else parts[1]
+
+    # ------------------------------------------------------------------ documents
+
+    def add_data_stream(self, name: str) -> None:
+        """Make ``name`` a data stream (as a matching index template would on first write)."""
+        with self._lock:
+            self._data_streams.setdefault(name, [])
+
+    def documents(self, name: str) -> list[dict[str, Any]]:
+        """The documents indexed into data stream or index ``name``, in order."""
+        with self._lock:
+            stored = self._data_streams.get(name, self._indices.get(name, []))
+            return copy.deepcopy(stored)
+
+    def wait_for_documents(
+        self, name: str, count: int, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self._data_streams.get(name, self._indices.get(name, []))) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"{name}: {len(self.documents(name))} documents, expected {count}"
+                    )
+                self._changed.wait(left)
+            return self.documents(name)
+
+    def _create_doc(self, index: str, query: dict[str, str], raw: bytes) -> _Reply:
+        problem = _index_name_problem(index)
+        if problem:
+            raise _EsError(
+                400,
+                "invalid_index_name_exception",
+                f"Invalid index name [{index}], {problem}",
+                extra={"index": index, "index_uuid": "_na_"},
+            )
+        if not self.can_write_documents:
+            raise _EsError(
+                403,
+                "security_exception",
+                f"action [indices:data/write/index:op_type/{query.get('op_type', 'index')}] is "
+                f"unauthorized for API key id [{self._key_id()}] of user [bot] on indices "
+                f"[{index}], this action is granted by the index privileges "
+                "[create_doc,create,index,write,all]",
+            )
+        op_type = query.get("op_type", "index")
+        if op_type not in ("index", "create"):
+            raise _bad_request(
+                f"opType must be 'create' or 'index', found: [{op_type}]",
+                "illegal_argument_exception",
+            )
+        try:
+            document = json.loads(raw) if raw else None
+        except ValueError as error:
+            raise _bad_request(
+                f"Failed to parse content to map: {error}", "x_content_parse_exception"
+            ) from None
+        if not isinstance(document, dict):
+            raise _bad_request("request body is required", "action_request_validation_exception")
+        with self._lock:
+            stream = self._data_streams.get(index)
+            if stream is not None:
+                if op_type != "create":
+                    raise _bad_request(
+                        "only write ops with an op_type of create are allowed in data streams",
+                        "illegal_argument_exception",
+                    )
+                if not isinstance(document.get("@timestamp"), str):
+                    raise _EsError(
+                        400,
+                        "document_parsing_exception",
+                        "[1:1] failed to parse: data stream timestamp field [@timestamp] is "
+                        "missing",
+                    )
+                target, backing = stream, f".ds-{index}-2026.12.04-000001"
+            else:
+                target, backing = self._indices.setdefault(index, []), index
+            target.append(copy.deepcopy(document))
+            seq_no = len(target) - 1
+        return _Reply(
+            201,
+            {
+                "_index": backing,
+                "_id": uuid.uuid4().hex[:20],
+                "_version": 1,
+                "result": "created",
+                "_shards": {"total": 2, "successful": 1, "failed": 0},
+                "_seq_no": seq_no,
+                "_primary_term": 1,
+            },
+        )
 
     # ------------------------------------------------------------------ security
 
@@ -1461,3 +1561,19 @@ def _completion_events(plan: StreamPlan) -> Iterator[bytes | float | None]:
     for word in _words(plan.reply):
         yield _event(_compact({"completion": [{"delta": word}]}))
     yield _event("[DONE]")
+
+
+def _index_name_problem(name: str) -> str | None:
+    """Elasticsearch's index / data stream name rules (MetadataCreateIndexService)."""
+    if name != name.lower():
+        return "must be lowercase"
+    bad = [char for char in '\\/*?"<>| ,#:' if char in name]
+    if bad:
+        return f"must not contain the following characters [{', '.join(bad)}]"
+    if name[0] in "-_+":
+        return "must not start with '_', '-', or '+'"
+    if name in (".", ".."):
+        return "must not be '.' or '..'"
+    if len(name.encode()) > 255:
+        return "index name is too long, (" + str(len(name.encode())) + " > 255)"
+    return None

@@ -8,6 +8,7 @@
 * ``POST /api/actions/connector`` and ``POST /api/actions/connector/{id}``
 * ``GET|PUT|DELETE /api/actions/connector/{id}``
 * ``POST /api/actions/connector/{id}/_execute``
+* ``GET  /api/spaces/space[?purpose=...|include_authorized_purposes=...]``
 
 each also under ``/s/{space_id}``. It checks what real Kibana checks (API key, ``kbn-xsrf``,
 JSON content type, spaces, connector ids, the strict LLM connector schemas and rules of
@@ -38,6 +39,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from tests.fakes import kibana_schemas as ks
 
 __all__ = ["FakeKibana", "KibanaRequest"]
+
+_SPACES_QUERY: Final = ("purpose", "include_authorized_purposes")
+_SPACE_PURPOSES: Final = ("any", "copySavedObjectsIntoSpace", "shareSavedObjectsIntoSpace")
 
 _LICENSE_RANK: Final[dict[str, int]] = {
     "basic": 0,
@@ -327,6 +331,7 @@ class FakeKibana:
         self._changed = threading.Condition(self._lock)
         self._spaces: set[str] = {"default", *spaces}
         self._saved: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in self._spaces}
+        self._space_names: dict[str, str] = {"default": "Default"}
         self._preconfigured: dict[str, dict[str, Any]] = {}
         self._type_overrides: dict[str, dict[str, bool]] = {}
         self._faults: list[_FaultRule] = []
@@ -431,10 +436,13 @@ class FakeKibana:
 
     # ------------------------------------------------------------------ state
 
-    def add_space(self, space_id: str) -> None:
+    def add_space(self, space_id: str, name: str | None = None) -> None:
+        """A space (``name`` defaults to its id, as the Kibana UI suggests one)."""
         with self._lock:
             self._spaces.add(space_id)
             self._saved.setdefault(space_id, {})
+            if name is not None:
+                self._space_names[space_id] = name
 
     def connectors(self, space: str = "default") -> dict[str, dict[str, Any]]:
         """Saved connectors of a space by id, as stored (including ``secrets``)."""
@@ -781,6 +789,8 @@ class FakeKibana:
     def _find_route(self, method: str, segments: list[str]) -> _RouteHandler | None:
         if segments == ["api", "status"] and method == "GET":
             return self._get_status
+        if segments == ["api", "spaces", "space"] and method == "GET":
+            return self._list_spaces
         if segments[:2] != ["api", "actions"]:
             return None
         rest = segments[2:]
@@ -940,6 +950,58 @@ class FakeKibana:
                 }
             )
         return _Reply(200, entries)
+
+    def _list_spaces(self, _space: str, _segments: list[str], query: str, *_: Any) -> _Reply:
+        """Kibana validates the query strictly (unknown keys, purpose values, and
+        include_authorized_purposes only without a purpose) and lists the spaces by name."""
+        params = parse_qs(query, keep_blank_values=True)
+        for key in params:
+            if key not in _SPACES_QUERY:
+                raise _KibanaError(
+                    400, f"[request query.{key}]: definition for this key is missing"
+                )
+        purpose = params.get("purpose", [None])[-1]
+        if purpose is not None and purpose not in _SPACE_PURPOSES:
+            raise _KibanaError(
+                400,
+                "[request query.purpose]: types that failed validation:\n"
+                + "\n".join(
+                    f"- [request query.purpose.{i}]: expected value to equal [{p}]"
+                    for i, p in enumerate(_SPACE_PURPOSES)
+                ),
+            )
+        authorized = params.get("include_authorized_purposes", [None])[-1]
+        if authorized is not None:
+            if authorized not in ("true", "false"):
+                raise _KibanaError(
+                    400,
+                    "[request query.include_authorized_purposes]: expected value of type "
+                    "[boolean] but got [string]",
+                )
+            if purpose is not None and authorized == "true":
+                raise _KibanaError(
+                    400,
+                    "[request query.include_authorized_purposes]: expected value to equal [false]",
+                )
+        entries = [self._space_view(space_id) for space_id in self._spaces]
+        entries.sort(key=lambda entry: (str(entry["name"]).casefold(), str(entry["id"])))
+        return _Reply(200, entries)
+
+    def _space_view(self, space_id: str) -> dict[str, Any]:
+        name = self._space_names.get(space_id, space_id)
+        entry: dict[str, Any] = {
+            "id": space_id,
+            "name": name,
+            "description": "This is your default space!" if space_id == "default" else "",
+            "color": "#00BFB3",
+            "initials": name[:2].upper(),
+            "imageUrl": "",
+            "disabledFeatures": [],
+            "solution": "classic",
+        }
+        if space_id == "default":
+            entry["_reserved"] = True
+        return entry
 
     def _list_connectors(self, space: str, *_: Any) -> _Reply:
         items = [self._saved_view(c) for c in self._saved[space].values()]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import re
 import secrets
 import threading
 import time
@@ -50,6 +51,7 @@ TEXT_INPUT_LENGTH_MAX = 3000
 STATIC_SELECT_OPTIONS_MAX = 100
 CHOICE_OPTIONS_MAX = 10  # radio_buttons, checkboxes
 OVERFLOW_OPTIONS_MAX = 5
+ALT_TXT_MAX = 1000  # files.getUploadURLExternal
 OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
 CONFIRM_TITLE_MAX = 100
@@ -461,6 +463,10 @@ def validate_view(view: Any, kinds: Iterable[str] = ("modal", "home")) -> list[s
 # ---------------------------------------------------------------------------------------------
 RESPONSE_URL_PATH = "/respond/"
 RESPONSE_URL_METHOD = "response_url"
+UPLOAD_PATH = "/upload/v1/"  # where files.getUploadURLExternal sends the bytes (no token)
+UPLOAD_METHOD = "upload_url"  # how those POSTs are recorded (not a Web API method)
+FILES_WRITE = "files:write"
+CONVERSATION_ID = re.compile(r"^[CGDZ][A-Z0-9]{8,}$")  # completeUploadExternal's channel_id
 APPS_CONNECTIONS_OPEN = "apps.connections.open"  # the one method that takes the app token
 
 
@@ -579,7 +585,11 @@ class FakeSlack:
         trigger_ttl: float = TRIGGER_TTL_SECONDS,
         bot_user_id: str = "UBOT",
         team_id: str = "T0001",
+        scopes: Iterable[str] = ("chat:write", "commands", "im:write", "users:read", FILES_WRITE),
     ) -> None:
+        self.scopes = set(scopes)  # the bot token's scopes (only files:write is checked)
+        self._pending_uploads: dict[str, dict[str, Any]] = {}  # upload token -> file
+        self._uploads: list[dict[str, Any]] = []  # files shared by completeUploadExternal
         self._bot_token = bot_token
         self._app_token = app_token
         self._socket_url: str | None = None  # what apps.connections.open hands out
@@ -605,6 +615,7 @@ class FakeSlack:
         self._last_root: str | None = None
         self._external_ids: dict[str, str] = {}
         self._home_views: dict[str, str] = {}  # user id -> view id
+        self.home_tab_enabled = True  # the manifest's features.app_home.home_tab_enabled
         self._triggers: dict[str, _Trigger] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
@@ -615,6 +626,8 @@ class FakeSlack:
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "conversations.open": self._conversations_open,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
             "users.info": self._users_info,
             "views.open": self._views_open,
             "views.update": self._views_update,
@@ -796,6 +809,12 @@ class FakeSlack:
         with self._lock:
             return copy.deepcopy(self._views)
 
+    def home_view(self, user_id: str) -> dict[str, Any] | None:
+        """The Home view currently published for ``user_id`` (None: never published)."""
+        with self._lock:
+            view_id = self._home_views.get(user_id)
+            return copy.deepcopy(self._views[view_id]) if view_id else None
+
     def all_text(self) -> str:
         with self._lock:
             return "\n".join(
@@ -809,6 +828,8 @@ class FakeSlack:
         received = time.monotonic()
         if path.startswith(RESPONSE_URL_PATH):
             return self._serve_response_url(path, content_type, body, received)
+        if path.startswith(UPLOAD_PATH):
+            return self._serve_upload(path.removeprefix(UPLOAD_PATH), body, received)
         method = path.removeprefix("/api/") if path.startswith("/api/") else path
         handler = self._handlers.get(method) if path.startswith("/api/") else None
         parse_error = ""
@@ -863,6 +884,33 @@ class FakeSlack:
             self._calls.append(SlackCall(RESPONSE_URL_METHOD, args, {"ok": True}, 200, received))
             self._cond.notify_all()
         return 200, {"ok": True}, {}
+
+    def _serve_upload(
+        self, token: str, body: bytes, received: float
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """The upload URL: the bytes of one file, once, of the length announced."""
+        with self._cond:
+            pending = self._pending_uploads.get(token)
+            if pending is None or pending["content"] is not None:
+                status, response = 404, _error("invalid_upload_url")
+            elif len(body) != pending["length"]:
+                status, response = 400, _error("invalid_length")
+            else:
+                pending["content"] = body
+                status, response = 200, {"ok": True}
+            self._calls.append(
+                SlackCall(
+                    UPLOAD_METHOD, {"_token": token, "bytes": len(body)}, response, status, received
+                )
+            )
+            self._cond.notify_all()
+        return status, response, {}
+
+    def uploads(self) -> list[dict[str, Any]]:
+        """Files shared by files.completeUploadExternal: id, filename, title, channel,
+        initial_comment and content (the bytes uploaded)."""
+        with self._lock:
+            return [dict(upload) for upload in self._uploads]
 
     def response_url(self) -> str:
         """A fresh response_url for a slash command or interaction payload."""
@@ -1067,6 +1115,80 @@ class FakeSlack:
             response.update(no_op=True, already_open=True)
         return response
 
+    def _need_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise _SlackError("missing_scope")
+
+    def _files_get_upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._need_scope(FILES_WRITE)
+        filename = str(args.get("filename") or "").strip()
+        try:
+            length = int(args.get("length") or 0)
+        except (TypeError, ValueError):
+            raise _SlackError("invalid_arguments", "[ERROR] length must be an integer") from None
+        if not filename or length <= 0:
+            raise _SlackError("missing_argument")
+        if len(str(args.get("alt_txt") or "")) > ALT_TXT_MAX:
+            raise _SlackError("alt_txt_too_large")
+        file_id = f"F{self._next():010d}"
+        token = f"{file_id}-{secrets.token_hex(16)}"
+        self._pending_uploads[token] = {
+            "id": file_id,
+            "filename": filename,
+            "length": length,
+            "content": None,
+        }
+        return {
+            "upload_url": self.base_url.removesuffix("/api/") + UPLOAD_PATH + token,
+            "file_id": file_id,
+        }
+
+    def _files_complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._need_scope(FILES_WRITE)
+        raw = args.get("files")
+        try:
+            files = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            raise _SlackError("invalid_arguments", "[ERROR] files must be a JSON array") from None
+        if not isinstance(files, list) or not files:
+            raise _SlackError("invalid_arguments", "[ERROR] files must be a non-empty array")
+        by_id = {pending["id"]: pending for pending in self._pending_uploads.values()}
+        channel_id = args.get("channel_id")
+        if args.get("channels"):
+            raise _SlackError("invalid_arguments", "[ERROR] FakeSlack takes channel_id only")
+        if channel_id is not None and not CONVERSATION_ID.match(str(channel_id)):
+            raise _SlackError(
+                "invalid_arguments",
+                "[ERROR] input must match regex pattern: ^[CGDZ][A-Z0-9]{8,}$ "
+                "[json-pointer:/channel_id]",
+            )
+        channel = self._channel(channel_id, allow_user=False) if channel_id else None
+        shared: list[dict[str, Any]] = []
+        for item in files:
+            pending = by_id.get(item.get("id")) if isinstance(item, dict) else None
+            if pending is None or pending["content"] is None:
+                raise _SlackError("file_not_found")
+            if pending.get("completed"):
+                raise _SlackError("file_uploaded_already")
+            shared.append({"item": item, "pending": pending})
+        results = []
+        for entry in shared:
+            pending, item = entry["pending"], entry["item"]
+            pending["completed"] = True
+            record = {
+                "id": pending["id"],
+                "filename": pending["filename"],
+                "title": item.get("title") or pending["filename"],
+                "channel": channel,
+                "initial_comment": args.get("initial_comment"),
+                "content": pending["content"],
+            }
+            self._uploads.append(record)
+            results.append(
+                {"id": pending["id"], "title": record["title"], "name": pending["filename"]}
+            )
+        return {"files": results}
+
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = args.get("user")
         user = self._users.get(user_id) if isinstance(user_id, str) else None
@@ -1199,8 +1321,14 @@ class FakeSlack:
 
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = args.get("user_id")
+        if not user_id:
+            raise _SlackError(
+                "invalid_arguments", "[ERROR] missing required field: user_id [json-pointer:/]"
+            )
         if not isinstance(user_id, str) or user_id not in self._users:
             raise _SlackError("user_not_found")
+        if not self.home_tab_enabled:
+            raise _SlackError("not_enabled")
         view = self._checked_view(args, "home")
         existing = self._home_views.get(user_id)
         if existing and args.get("hash") and args["hash"] != self._views[existing]["hash"]:

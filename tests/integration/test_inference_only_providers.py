@@ -36,7 +36,7 @@ def test_the_new_providers_are_inference_only() -> None:
 def test_without_elasticsearch_an_inference_only_provider_is_refused_under_the_menu(
     bot: BotHarness, provider: Provider
 ) -> None:
-    assert bot.deps.elasticsearch is None
+    assert bot.deps.default_clients.elasticsearch is None
     before = _rows(bot)
     response = bot.request_via_form(samples.valid_values(provider), provider=provider.value)
     assert response.status_code == 200, response.text
@@ -57,7 +57,7 @@ def _menu_values(view: dict[str, Any]) -> list[str]:
 def test_without_elasticsearch_switching_provider_never_offers_inference_only_ones(
     bot: BotHarness,
 ) -> None:
-    assert bot.deps.elasticsearch is None
+    assert bot.deps.default_clients.elasticsearch is None
     view = bot.open_form()
     assert not {p.value for p in INFERENCE_ONLY} & set(_menu_values(view))
     switched = bot.switch_provider(view, "bedrock")

@@ -82,9 +82,9 @@ def test_each_job_kind_has_one_lane_and_kibana_work_is_kept_apart() -> None:
     assert set(specs) == set(JobKind)
     kibana_kinds = {kind for kind, spec in specs.items() if spec.lane is Lane.KIBANA}
     assert kibana_kinds == {JobKind.PROVISION, JobKind.TEST_CONNECTOR}
-    assert lane_threads(4) == {Lane.SLACK: 2, Lane.KIBANA: 2}
-    assert lane_threads(1) == {Lane.SLACK: 1, Lane.KIBANA: 1}
-    assert lane_threads(5) == {Lane.SLACK: 2, Lane.KIBANA: 3}
+    assert lane_threads(4) == {Lane.SLACK: 2, Lane.KIBANA: 2, Lane.AUDIT: 1}
+    assert lane_threads(1) == {Lane.SLACK: 1, Lane.KIBANA: 1, Lane.AUDIT: 1}
+    assert lane_threads(5) == {Lane.SLACK: 2, Lane.KIBANA: 3, Lane.AUDIT: 1}
 
 
 def test_a_lane_claims_only_its_own_kinds(bot) -> None:

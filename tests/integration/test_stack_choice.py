@@ -19,10 +19,10 @@ def test_the_runtime_remembers_the_choice_for_the_process(bot: BotHarness) -> No
     assert bot.settings.provision_backend is BackendSetting.AUTO
     choices = [
         choose_provisioning_backend(
-            deps.kibana_quick,
+            deps.default_clients.kibana_quick,
             setting=bot.settings.provision_backend,
             elasticsearch=elasticsearch,
-            cache=deps.backend_choice,
+            cache=deps.default_clients.backend_choice,
         )
         for _ in range(3)
     ]

@@ -508,3 +508,14 @@ def test_with_policy_file_bad_values_of_the_replaced_variables_still_count(
 def test_with_policy_file_inference_needs_no_elasticsearch_url(env: pytest.MonkeyPatch) -> None:
     _set(env, POLICY_FILE="policy.yml", PROVISION_BACKEND="inference")
     assert load_settings().provision_backend is BackendSetting.INFERENCE
+
+
+def test_audit_index_is_an_optional_data_stream_name(env: pytest.MonkeyPatch) -> None:
+    _set(env)
+    assert load_settings().audit_index is None
+    _set(env, AUDIT_INDEX=" logs-llm_connector.audit-default ")
+    assert load_settings().audit_index == "logs-llm_connector.audit-default"
+    for bad, why in (("Audit", "lowercase"), ("a*b", "must not contain *"), ("_x", "start")):
+        [problem] = _problems(env, AUDIT_INDEX=bad)
+        assert problem.startswith("AUDIT_INDEX: ")
+        assert why in problem

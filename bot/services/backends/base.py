@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from bot.domain.providers.spec import BackendKey
-    from bot.domain.resources import Resource, Target, TestRun
+    from bot.domain.resources import Removal, Resource, Target, TestRun
     from bot.services.drafts import StoredRequest
 
 
@@ -38,6 +38,10 @@ class ProvisioningBackend(Protocol[PayloadT]):
     ``payload`` builds the create body from a stored request and its unsealed secrets;
     ``create`` under the request's stored id returns what exists when a retry finds it there
     with the same settings, and raises `BackendError` when the id is taken by something else.
+    ``update`` changes what exists under the target's id in place to ``payload`` (built like a
+    create payload from the changed draft, with the new secrets); ``delete`` removes it, an
+    already missing one being ``Removal(existed=False)``; ``force`` deletes an inference
+    endpoint that pipelines or index mappings still use (Kibana connectors ignore it).
     """
 
     key: BackendKey
@@ -52,4 +56,6 @@ class ProvisioningBackend(Protocol[PayloadT]):
 
     def list(self, space_id: str) -> list[Resource]: ...
 
-    def delete(self, target: Target) -> None: ...
+    def update(self, target: Target, payload: PayloadT) -> Resource: ...
+
+    def delete(self, target: Target, *, force: bool = False) -> Removal: ...

@@ -7,10 +7,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from bot.domain.changes import merge_config
 from bot.domain.connector_types import read_test_data, test_params
 from bot.domain.hints import explain_failure
 from bot.domain.providers.spec import CONNECTOR, BackendKey, ConnectorPayload
-from bot.domain.resources import Resource, Target, TestRun
+from bot.domain.resources import Removal, Resource, Target, TestRun
 from bot.domain.streaming_check import read_second_check, second_check_params
 from bot.kibana.client import KibanaClient
 from bot.kibana.errors import (
@@ -19,7 +20,7 @@ from bot.kibana.errors import (
     KibanaNotFoundError,
     KibanaUnavailableError,
 )
-from bot.kibana.models import Connector, CreateConnector
+from bot.kibana.models import Connector, CreateConnector, UpdateConnector
 from bot.services import drafts
 from bot.services.backends.base import BackendError, BackendUnavailableError
 
@@ -162,11 +163,47 @@ class ConnectorBackend:
         except KibanaError as error:
             raise _error(error, None) from None
 
-    def delete(self, target: Target) -> None:
-        """Delete the connector; one already gone is not an error."""
+    def update(self, target: Target, payload: ConnectorPayload) -> Resource:
+        """Change the connector in place: Kibana's config as it is now with the payload's keys
+        over it (a ``None`` value removes a key), the target's name and the full secrets (Kibana
+        validates them again on every update). Its type cannot change."""
+        try:
+            current = self._kibana.get_connector(target.space_id, target.resource_id)
+        except KibanaError as error:
+            raise _error(error, payload.type_id) from None
+        if current.is_preconfigured:
+            raise BackendError(
+                f"Connector {target.resource_id} is preconfigured in kibana.yml: Kibana does "
+                "not let the API change it.",
+                status=400,
+                hint="Change it in kibana.yml (xpack.actions.preconfigured) and restart Kibana.",
+            )
+        if current.connector_type_id != payload.type_id:
+            raise BackendError(
+                f"Connector {target.resource_id} is a {current.connector_type_id} connector; "
+                f"Kibana cannot change its type to {payload.type_id}.",
+                status=400,
+                hint="Retire it and request a new connector of the other provider.",
+            )
+        body = UpdateConnector(
+            name=target.name,
+            config=merge_config(current.config or {}, payload.config),
+            secrets=dict(payload.secrets),
+        )
+        try:
+            updated = self._kibana.update_connector(target.space_id, target.resource_id, body)
+        except KibanaError as error:
+            raise _error(error, payload.type_id) from None
+        return resource_of(updated)
+
+    def delete(self, target: Target, *, force: bool = False) -> Removal:
+        """Delete the connector; one already gone is ``existed=False``. Kibana has no
+        references that block a delete: ``force`` changes nothing here."""
+        del force
         try:
             self._kibana.delete_connector(target.space_id, target.resource_id)
         except KibanaNotFoundError:
-            return
+            return Removal(existed=False)
         except KibanaError as error:
             raise _error(error, target.type_id) from None
+        return Removal(existed=True)

@@ -10,7 +10,7 @@ from typing import Any
 from bot.domain.inference_hints import explain_inference_failure
 from bot.domain.providers import provider_spec
 from bot.domain.providers.spec import INFERENCE, BackendKey, InferencePayload
-from bot.domain.resources import Resource, Target, TestRun
+from bot.domain.resources import Removal, Resource, Target, TestRun
 from bot.domain.testing import TestReading, preview
 from bot.elasticsearch.client import ElasticsearchClient
 from bot.elasticsearch.errors import (
@@ -20,7 +20,7 @@ from bot.elasticsearch.errors import (
     ElasticsearchUnavailableError,
     ProviderRejectedError,
 )
-from bot.elasticsearch.models import InferenceEndpoint, PutEndpoint
+from bot.elasticsearch.models import InferenceEndpoint, PutEndpoint, UpdateEndpoint
 from bot.services import drafts
 from bot.services.backends.base import BackendError, BackendUnavailableError
 
@@ -189,11 +189,57 @@ class InferenceBackend:
         except ElasticsearchError as error:
             raise _error(error) from None
 
-    def delete(self, target: Target) -> None:
-        """Delete the endpoint; one already gone is not an error."""
+    def update(self, target: Target, payload: InferencePayload) -> Resource:
+        """Change the endpoint in place through `_update`: its secrets (the complete set) and
+        task settings. Elasticsearch keeps the service and every other service setting as
+        they were, so a change of model, URL or service is refused here with what differs."""
         try:
-            self._es.delete_endpoint(TASK, target.resource_id)
+            existing = self._es.get_endpoint(TASK, target.resource_id)
+        except ElasticsearchError as error:
+            raise _error(error, payload.service) from None
+        if existing.preconfigured:
+            raise BackendError(
+                f"Inference endpoint {target.resource_id} is Elastic's own: it cannot be changed.",
+                status=400,
+            )
+        different = differences(payload, existing)
+        if different:
+            raise BackendError(
+                f"Elasticsearch cannot change an inference endpoint's service or model settings "
+                f"in place ({'; '.join(different)}).",
+                status=400,
+                hint="Only the key and the task settings can change: retire this endpoint and "
+                "request a new one with the other settings.",
+            )
+        secrets = {
+            key: value
+            for key, value in payload.service_settings.items()
+            if key in payload.secret_settings
+        }
+        body = UpdateEndpoint(
+            service_settings=secrets or None, task_settings=dict(payload.task_settings) or None
+        )
+        if body.service_settings is None and body.task_settings is None:
+            return resource_of(existing)  # nothing Elasticsearch could change
+        try:
+            return resource_of(self._es.update_endpoint(TASK, target.resource_id, body))
+        except ElasticsearchError as error:
+            raise _error(error, payload.service) from None
+
+    def delete(self, target: Target, *, force: bool = False) -> Removal:
+        """Delete the endpoint; one already gone is ``existed=False``. Elasticsearch refuses
+        (409) while pipelines or index mappings use it, unless ``force``."""
+        try:
+            self._es.delete_endpoint(TASK, target.resource_id, force=force)
         except ElasticsearchNotFoundError:
-            return
+            return Removal(existed=False)
+        except ElasticsearchConflictError as error:
+            raise BackendError(
+                error.message,
+                status=error.status,
+                hint="Remove it from those pipelines and index mappings first, or retire it "
+                "anyway (they will fail until they use another endpoint).",
+            ) from None
         except ElasticsearchError as error:
             raise _error(error) from None
+        return Removal(existed=True)

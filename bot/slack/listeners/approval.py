@@ -14,7 +14,7 @@ from bot.domain.fields import reason_problem
 from bot.domain.providers.spec import INFERENCE
 from bot.errors import BotError
 from bot.services import requests
-from bot.slack import forms
+from bot.slack import forms, replies
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.metadata import RejectMetadata, RequestButton, decode
 from bot.slack.views.common import to_dicts
@@ -36,7 +36,7 @@ def register(app: App, deps: Deps) -> None:
         button = decode(RequestButton, action.get("value"))
         if button is None:
             ack()
-            _tell(respond, STALE_BUTTON)
+            replies.tell(deps, body, respond, STALE_BUTTON)
             return
         try:
             # Written before the ack: what Slack was told happened cannot be lost.
@@ -45,7 +45,7 @@ def register(app: App, deps: Deps) -> None:
             )
         except BotError as error:
             ack()
-            _tell(respond, error.user_message)
+            replies.tell(deps, body, respond, error.user_message)
             return
         ack()
 
@@ -56,19 +56,21 @@ def register(app: App, deps: Deps) -> None:
         ack()
         button = decode(RequestButton, action.get("value"))
         if button is None:
-            _tell(respond, STALE_BUTTON)
+            replies.tell(deps, body, respond, STALE_BUTTON)
             return
         try:
             snapshot = requests.check_decider(
                 deps, request_id=button.request_id, actor=str(body["user"]["id"])
             )
         except BotError as error:
-            _tell(respond, error.user_message)
+            replies.tell(deps, body, respond, error.user_message)
             return
         try:
             client.views_open(trigger_id=body["trigger_id"], view=build_reject_view(snapshot))
         except SlackApiError as error:
-            _tell(
+            replies.tell(
+                deps,
+                body,
                 respond,
                 f"Slack didn't open the reason form ({error.response.get('error')}); "
                 "click Reject again.",
@@ -81,7 +83,7 @@ def register(app: App, deps: Deps) -> None:
         button = decode(RequestButton, action.get("value"))
         if button is None:
             ack()
-            _tell(respond, STALE_BUTTON)
+            replies.tell(deps, body, respond, STALE_BUTTON)
             return
         actor = str(body["user"]["id"])
         # An inference-endpoint request is delivered as its Dev Tools request instead.
@@ -100,13 +102,15 @@ def register(app: App, deps: Deps) -> None:
                 text, blocks = build_yaml_message(snapshot, secret_names)
         except BotError as error:
             ack()
-            _tell(respond, error.user_message)
+            replies.tell(deps, body, respond, error.user_message)
             return
         ack()
         try:
             client.chat_postMessage(channel=actor, text=text, blocks=to_dicts(blocks))
         except SlackApiError as error:
-            _tell(
+            replies.tell(
+                deps,
+                body,
                 respond,
                 f"The {what} could not be sent to you "
                 f"({error.response.get('error')}); the request is marked delivered.",
@@ -136,8 +140,3 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors={BlockId.REJECT_REASON.value: error.user_message})
             return
         ack()
-
-
-def _tell(respond: Respond, text: str) -> None:
-    """Answer the clicker privately, without touching the card."""
-    respond(text=text, response_type="ephemeral", replace_original=False)

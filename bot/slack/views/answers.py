@@ -13,9 +13,11 @@ def usage(command: str) -> str:
     return (
         f"*{command}* asks for an LLM connector in Kibana; an approver decides.\n"
         f"• `{command}` opens the request form\n"
-        f"• `{command} list [space]` shows the connectors a Kibana space already has\n"
+        f"• `{command} list [space]` shows the connectors a Kibana space already has "
+        "(`list <target> [space]` for one target, when there are several)\n"
         f"• `{command} status REQ-XXXXXX` shows where a request is and its history\n"
         f"• `{command} cancel REQ-XXXXXX` withdraws your pending request\n"
+        f"• `{command} audit YYYY-MM-DD [YYYY-MM-DD]` sends approvers the audit trail as a file\n"
         f"• `{command} help` shows this"
     )
 
@@ -35,12 +37,17 @@ def bad_space_text(space_id: str, rule: str) -> str:
     return f"{code(space_id[:SPACE_SHOWN_MAX])} is not a space id. {rule}"
 
 
-def no_space_text(space_id: str) -> str:
-    return f"Kibana has no space {code(space_id[:SPACE_SHOWN_MAX])}."
+def _of(target_label: str | None) -> str:
+    return f" ({escape(target_label)})" if target_label else ""
 
 
-def kibana_unreachable_text(message: str) -> str:
-    return f"Kibana could not be asked: {escape(message)}"
+def no_space_text(space_id: str, target_label: str | None = None) -> str:
+    """``target_label`` names the target when there are several."""
+    return f"Kibana{_of(target_label)} has no space {code(space_id[:SPACE_SHOWN_MAX])}."
+
+
+def kibana_unreachable_text(message: str, target_label: str | None = None) -> str:
+    return f"Kibana{_of(target_label)} could not be asked: {escape(message)}"
 
 
 def cancelled_text(reference: str) -> str:

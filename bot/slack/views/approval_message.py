@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 from bot.domain.backends import CLUSTER_WIDE_NOTE
 from bot.domain.devtools import DELIVERED_REASON
 from bot.domain.enums import RequestStatus
+from bot.domain.lifetime import lifetime_text
 from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.metadata import RequestButton, encode
@@ -26,6 +27,7 @@ from bot.slack.views.common import (
     mention,
     section,
     slack_date,
+    space_on,
     truncate,
 )
 
@@ -51,6 +53,7 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
         ("Requester", mention(snapshot.requested_by)),
         ("Provider", f"{snapshot.provider_label} ({code(kind)})"),
         ("Model", escape(snapshot.model or "Kibana's default")),
+        *([("Target", escape(snapshot.target_label))] if snapshot.target_label else []),
         ("Kibana space", code(snapshot.space_id)),
         (resource, f"{escape(snapshot.connector_name)}\n{code(snapshot.kibana_connector_id)}"),
     ]
@@ -58,6 +61,8 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
         details.append(("API URL", escape(truncate(snapshot.api_url, 300))))
     if snapshot.backend_reason:
         details.append(("Back-end", _backend_line(snapshot)))
+    if snapshot.lifetime_days is not None:
+        details.append(("Lifetime", lifetime_text(snapshot.lifetime_days).capitalize()))
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=f"LLM connector request {snapshot.reference}")),
         fields_section(details),
@@ -81,10 +86,12 @@ def _backend_line(snapshot: RequestSnapshot) -> str:
     return f"{name}\n_{escape(truncate(snapshot.backend_reason or '', 400))}_"
 
 
-def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
+def _decision_buttons(
+    snapshot: RequestSnapshot, *, block_id: str = BlockId.APPROVAL_ACTIONS.value
+) -> ActionsBlock:
     value = encode(RequestButton(request_id=snapshot.id))
     return ActionsBlock(
-        block_id=BlockId.APPROVAL_ACTIONS.value,
+        block_id=block_id,
         elements=[
             ButtonElement(
                 text=PlainTextObject(text="Approve"),
@@ -96,7 +103,8 @@ def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
                     text=MarkdownTextObject(
                         text=truncate(
                             f"The bot creates *{escape(truncate(snapshot.connector_name, 80))}* "
-                            f"in space {code(truncate(snapshot.space_id, 100))} and tests it.",
+                            f"in space {space_on(snapshot.space_id, snapshot.target_label)} "
+                            "and tests it.",
                             CONFIRM_TEXT_MAX,
                         )
                     ),
@@ -113,6 +121,12 @@ def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
             _delivery_button(snapshot, value),
         ],
     )
+
+
+def decision_buttons(snapshot: RequestSnapshot, *, block_id: str) -> ActionsBlock:
+    """The card's decision buttons (same action ids and values, so the same listeners and
+    checks run) under another block id, e.g. on the Home tab that lists several requests."""
+    return _decision_buttons(snapshot, block_id=block_id)
 
 
 def status_line(snapshot: RequestSnapshot) -> str:

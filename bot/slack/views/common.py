@@ -124,3 +124,9 @@ def field_input(spec: FieldSpec, *, block_id: str, initial: str | None) -> Input
 
 def to_dicts(blocks: list[Block]) -> list[dict[str, object]]:
     return [block.to_dict() for block in blocks]
+
+
+def space_on(space_id: str, target_label: str | None, *, limit: int = 100) -> str:
+    """A space as inline code, with the target it belongs to when there are several."""
+    shown = code(truncate(space_id, limit))
+    return f"{shown} on {escape(truncate(target_label, 80))}" if target_label else shown

@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.connector_types import CONNECTOR_TYPES
 from bot.domain.resources import Resource
-from bot.slack.views.common import code, context, escape, section, truncate
+from bot.slack.views.common import code, context, escape, section, space_on, truncate
 
 MAX_LISTED = 40
 
@@ -40,22 +40,29 @@ def _order(resource: Resource) -> tuple[bool, bool, str]:
 
 
 def build_connector_list(
-    space_id: str, connectors: list[Resource], notes: Sequence[str] = ()
+    space_id: str,
+    connectors: list[Resource],
+    notes: Sequence[str] = (),
+    *,
+    target_label: str | None = None,
 ) -> tuple[str, list[Block]]:
     """LLM connectors first, then the rest, then the cluster's endpoints, at most MAX_LISTED
-    lines; ``notes`` say what could not be read."""
+    lines; ``notes`` say what could not be read; ``target_label`` names the target (when
+    there are several)."""
     ordered = sorted(connectors, key=_order)
     footer = [context(escape(note)) for note in notes]
     if any(r.backend == "inference" for r in ordered):
         footer.append(
             context("Connectors belong to one space; inference endpoints are cluster-wide.")
         )
+    where = space_on(space_id, target_label)
     if not ordered:
-        text = f"Space {code(space_id)} has no connectors yet."
+        text = f"Space {where} has no connectors yet."
         return text, [section(text), *footer]
     lines = [f"• {_describe(connector)}" for connector in ordered[:MAX_LISTED]]
-    text = f"Connectors in space {escape(space_id)}: {len(ordered)}"
-    blocks: list[Block] = [section(f"*Connectors in space {code(space_id)}* ({len(ordered)})")]
+    of = f" of {escape(target_label)}" if target_label else ""
+    text = f"Connectors in space {escape(space_id)}{of}: {len(ordered)}"
+    blocks: list[Block] = [section(f"*Connectors in space {where}* ({len(ordered)})")]
     chunk: list[str] = []
     for line in lines:
         if sum(len(item) + 1 for item in chunk) + len(line) > 2800:

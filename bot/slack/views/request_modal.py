@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -16,11 +17,18 @@ from slack_sdk.models.views import View
 
 from bot.domain.backends import CLUSTER_WIDE_NOTE, Backend, BackendChoice, for_provider
 from bot.domain.enums import Provider
-from bot.domain.fields import COMMON_FIELDS, JUSTIFICATION_FIELD, REASON_MAX, FieldSpec
+from bot.domain.fields import (
+    COMMON_FIELDS,
+    JUSTIFICATION_FIELD,
+    REASON_MAX,
+    FieldKind,
+    FieldSpec,
+)
+from bot.domain.lifetime import lifetime_field, lifetime_text
 from bot.domain.providers import PROVIDERS, ProviderSpec
 from bot.domain.providers.spec import CONNECTOR, BackendKey
 from bot.domain.schemas import RequestSnapshot
-from bot.services.catalog import ManagedLlm
+from bot.services.catalog import ManagedLlm, SpaceOptions
 from bot.slack.ids import ActionId, BlockId, CallbackId, field_block_id
 from bot.slack.metadata import RejectMetadata, RequestFormMetadata, encode
 from bot.slack.views.common import (
@@ -31,6 +39,7 @@ from bot.slack.views.common import (
     mention,
     option,
     section,
+    space_on,
     truncate,
 )
 
@@ -61,6 +70,10 @@ def build_request_view(
     unavailable: Mapping[Provider, str] | None = None,
     deprecated: Collection[str] = (),
     backend: BackendChoice | None = None,
+    max_lifetime_days: int | None = None,
+    targets: Sequence[tuple[str, str]] = (),
+    target: str | None = None,
+    spaces: SpaceOptions | None = None,
 ) -> View:
     """The request form for ``spec``, prefilled with ``carried`` values.
 
@@ -68,6 +81,11 @@ def build_request_view(
     connector types Kibana marks deprecated, which the API still creates; ``backend`` is the
     stack's back-end and why (None when Elasticsearch is not configured: no line, and the
     menu leaves out the providers only an inference endpoint can serve).
+
+    ``targets`` are the (key, name) of the deployments to choose from: with more than one the
+    form asks for ``target`` first. ``spaces`` are the chosen target's spaces (a select; a
+    note when they are not Kibana's own list); None keeps the space a text input.
+    ``max_lifetime_days`` is the policy's maximum lifetime, which the Lifetime select obeys.
     """
     notes = dict(unavailable or {})
     blocks: list[Block] = [
@@ -75,6 +93,10 @@ def build_request_view(
             "Ask for an LLM connector in Kibana. An approver decides; the bot then creates it "
             "and tests it, and tells you the result."
         ),
+    ]
+    if len(targets) > 1:
+        blocks.append(_target_select(targets, target))
+    blocks += [
         # Without Elasticsearch only connectors can be made; with it, a provider falls back
         # to the back-end it supports (its notes say so) or is refused at submit.
         _provider_select(spec, notes, CONNECTOR if backend is None else None),
@@ -97,9 +119,18 @@ def build_request_view(
                 "there is nothing to create. Press *Check* and the bot looks for it in Kibana."
             )
         )
+    lifetime = lifetime_field(max_lifetime_days)
     for field in form_fields(spec):
+        if field.key == JUSTIFICATION_FIELD.key:
+            chosen = (carried or {}).get(lifetime.key)
+            blocks.append(
+                field_input(lifetime, block_id=field_block_id(lifetime.key), initial=chosen)
+            )
         key = block_id_for(spec, field.key)
         initial = (carried or {}).get(field.key)
+        if field.key == "space" and spaces is not None:
+            blocks += _space_blocks(field, spaces, target, initial)
+            continue
         blocks.append(field_input(field, block_id=key, initial=initial))
     return View(
         type="modal",
@@ -114,6 +145,8 @@ def build_request_view(
                 deprecated=sorted(deprecated),
                 backend=backend.backend if backend else None,
                 backend_reason=truncate(backend.reason, 300) if backend else None,
+                max_lifetime_days=max_lifetime_days,
+                target=target,
             )
         ),
         blocks=blocks,
@@ -186,16 +219,65 @@ def _provider_select(
     )
 
 
+def space_block_id(target: str | None) -> str:
+    """The space select's block id: one per target, so that a switch shows its options
+    afresh instead of keeping the other target's choice."""
+    return f"{field_block_id('space')}.at-{(target or 'default')[:100]}"
+
+
+def _space_blocks(
+    field: FieldSpec, spaces: SpaceOptions, target: str | None, initial: str | None
+) -> list[Block]:
+    blocks: list[Block] = []
+    if spaces.options is None:
+        blocks.append(field_input(field, block_id=field_block_id(field.key), initial=initial))
+    else:
+        ids = {space_id for space_id, _ in spaces.options}
+        chosen = initial if initial in ids else ("default" if "default" in ids else None)
+        select = replace(
+            field,
+            kind=FieldKind.SELECT,
+            hint="The Kibana space the connector is created in.",
+            options=tuple(
+                (space_id, name if name == space_id else f"{name} ({space_id})")
+                for space_id, name in spaces.options
+            ),
+            initial=None,
+        )
+        blocks.append(field_input(select, block_id=space_block_id(target), initial=chosen))
+    if spaces.note:
+        blocks.append(context(f":information_source: {escape(spaces.note)}"))
+    return blocks
+
+
+def _target_select(targets: Sequence[tuple[str, str]], chosen: str | None) -> InputBlock:
+    options = [option(key, name) for key, name in targets[:100]]
+    initial = next((o for o in options if o.value == chosen), options[0])
+    return InputBlock(
+        block_id=BlockId.TARGET.value,
+        label=PlainTextObject(text="Target"),
+        hint=PlainTextObject(text="The Kibana deployment the connector is created in."),
+        dispatch_action=True,
+        element=StaticSelectElement(
+            action_id=ActionId.TARGET.value, options=options, initial_option=initial
+        ),
+    )
+
+
 def build_submitted_view(snapshot: RequestSnapshot) -> View:
     """What the modal turns into once a request is stored."""
     lines = [
         f":white_check_mark: Request *{snapshot.reference}* is waiting for an approver.",
         f"*{escape(snapshot.connector_name)}* ({snapshot.provider_label}) in space "
-        f"{code(snapshot.space_id)}.",
+        f"{space_on(snapshot.space_id, snapshot.target_label)}.",
         "You'll get a DM when it is decided, and again with the connector's test result. "
         f"Quote *{snapshot.reference}* if you ask about it.",
     ]
     blocks: list[Block] = [section("\n".join(lines))]
+    if snapshot.lifetime_days is not None:
+        blocks.append(
+            context(f":hourglass: The connector {lifetime_text(snapshot.lifetime_days)}.")
+        )
     blocks += [context(f":warning: {escape(warning)}") for warning in snapshot.warnings[:5]]
     return View(
         type="modal",

@@ -6,6 +6,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.devtools import DELIVERED_REASON
 from bot.domain.enums import Notice, RequestStatus
+from bot.domain.lifetime import lifetime_text
 from bot.domain.schemas import KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.streaming_check import SecondCheckResult
 from bot.slack.views.approval_message import status_line
@@ -18,6 +19,7 @@ from bot.slack.views.common import (
     mention,
     section,
     slack_date,
+    space_on,
     truncate,
 )
 
@@ -27,7 +29,7 @@ S = RequestStatus
 def _subject(snapshot: RequestSnapshot) -> str:
     return (
         f"*{snapshot.reference}* · {escape(snapshot.connector_name)} "
-        f"({snapshot.provider_label}, space {code(snapshot.space_id)})"
+        f"({snapshot.provider_label}, space {space_on(snapshot.space_id, snapshot.target_label)})"
     )
 
 
@@ -158,7 +160,7 @@ def outcome_text(snapshot: RequestSnapshot) -> str:
     return (
         f"{snapshot.reference}: {snapshot.provider_label} connector "
         f"“{escape(truncate(snapshot.connector_name, 80))}” for {mention(snapshot.requested_by)} "
-        f"in space {escape(snapshot.space_id)}: {headline}"
+        f"in space {space_on(snapshot.space_id, snapshot.target_label)}: {headline}"
     )
 
 
@@ -179,6 +181,7 @@ def requester_message(
         text = (
             f"Your request {_subject(snapshot)} is waiting for an approver. "
             f"Cancel it with {code(f'{command} cancel {snapshot.reference}')} while it waits."
+            + _lifetime_note(snapshot)
         )
     elif snapshot.status is S.REJECTED:
         reason = escape(truncate(snapshot.decision_reason or "", 1000))
@@ -190,11 +193,17 @@ def requester_message(
         text = (
             f":white_check_mark: {_subject(snapshot)} was approved by "
             f"{mention(snapshot.decided_by or '')}. The bot is creating and testing the connector;"
-            " the result follows here."
+            " the result follows here." + _lifetime_note(snapshot)
         )
     else:
         text = f"{_subject(snapshot)}: {status_line(snapshot)}"
     return _plain(text), [section(text)]
+
+
+def _lifetime_note(snapshot: RequestSnapshot) -> str:
+    if snapshot.lifetime_days is None:
+        return ""
+    return f" The connector {lifetime_text(snapshot.lifetime_days)}."
 
 
 def thread_message(snapshot: RequestSnapshot, notice: Notice) -> tuple[str, list[Block]]:

@@ -6,7 +6,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.slack.views.approval_message import status_line
-from bot.slack.views.common import code, escape, mention, section, slack_date
+from bot.slack.views.common import escape, mention, section, slack_date, space_on
 
 WHAT = {
     "submitted": "submitted",
@@ -36,7 +36,8 @@ def build_status_blocks(
     ]
     head = (
         f"*{snapshot.reference}* · {escape(snapshot.connector_name)} ({snapshot.provider_label}, "
-        f"space {code(snapshot.space_id)}), asked by {mention(snapshot.requested_by)}\n"
+        f"space {space_on(snapshot.space_id, snapshot.target_label)}), "
+        f"asked by {mention(snapshot.requested_by)}\n"
         f"{status_line(snapshot)}"
     )
     text = f"{snapshot.reference}: {snapshot.status.value}"

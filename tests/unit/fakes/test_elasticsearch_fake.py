@@ -818,3 +818,46 @@ def test_faults_delays_and_records(es: FakeElasticsearch, http: httpx.Client) ->
     [record] = es.requests_to("PUT", "/bot-x")
     assert record.query == {"timeout": "90s"}
     assert record.body == _body("openai")
+
+
+# --- documents: POST /<index>/_doc (the AUDIT_INDEX data stream) -------------------------------
+
+STREAM = "logs-bot.audit-default"
+
+
+def test_a_data_stream_takes_created_documents_with_a_timestamp(
+    es: FakeElasticsearch, http: httpx.Client
+) -> None:
+    es.add_data_stream(STREAM)
+    document = {"@timestamp": "2026-11-01T00:00:00Z", "action": "submitted"}
+    response = http.post(f"/{STREAM}/_doc", params={"op_type": "create"}, json=document)
+    assert response.status_code == 201
+    assert response.json()["result"] == "created"
+    assert response.json()["_index"].startswith(f".ds-{STREAM}-")
+    assert es.documents(STREAM) == [document]
+
+
+def test_a_data_stream_refuses_other_writes(es: FakeElasticsearch, http: httpx.Client) -> None:
+    es.add_data_stream(STREAM)
+    plain = http.post(f"/{STREAM}/_doc", json={"@timestamp": "2026-11-01T00:00:00Z"})
+    assert plain.status_code == 400
+    assert "op_type of create" in _error(plain)[1]
+    untimed = http.post(f"/{STREAM}/_doc", params={"op_type": "create"}, json={"a": 1})
+    assert untimed.status_code == 400
+    assert _error(untimed)[0] == "document_parsing_exception"
+    assert es.documents(STREAM) == []
+
+
+def test_documents_need_a_key_a_good_name_and_the_privilege(
+    es: FakeElasticsearch, http: httpx.Client
+) -> None:
+    body = {"@timestamp": "2026-11-01T00:00:00Z"}
+    anonymous = httpx.post(f"{es.url}/{STREAM}/_doc", params={"op_type": "create"}, json=body)
+    assert anonymous.status_code == 401
+    bad = http.post("/Audit/_doc", params={"op_type": "create"}, json=body)
+    assert bad.status_code == 400
+    assert _error(bad)[0] == "invalid_index_name_exception"
+    es.can_write_documents = False
+    refused = http.post(f"/{STREAM}/_doc", params={"op_type": "create"}, json=body)
+    assert refused.status_code == 403
+    assert http.get(f"/{STREAM}/_doc").status_code == 405

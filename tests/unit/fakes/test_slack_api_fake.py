@@ -109,6 +109,35 @@ def test_views_publish_home(fake: FakeSlack, client: WebClient) -> None:
     with pytest.raises(SlackApiError) as exc:
         client.views_publish(user_id="U1", view=home | {"submit": section("s")["text"]})
     assert slack_error(exc) == "invalid_arguments"
+    assert fake.home_view("U1") is not None
+    assert fake.home_view("U1")["id"] == first["id"]  # type: ignore[index]
+    assert fake.home_view("U2") is None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error"),
+    [
+        pytest.param({"view": {"type": "home", "blocks": []}}, "invalid_arguments", id="no-user"),
+        pytest.param({"user_id": "U404"}, "user_not_found", id="unknown-user"),
+        pytest.param({"user_id": "U1", "view": {"type": "modal"}}, "invalid_arguments", id="modal"),
+        pytest.param({"user_id": "U1", "hash": "1.stale"}, "hash_conflict", id="stale-hash"),
+    ],
+)
+def test_views_publish_is_strict(
+    fake: FakeSlack, client: WebClient, arguments: dict[str, Any], error: str
+) -> None:
+    home = {"type": "home", "blocks": [section("home")]}
+    client.views_publish(user_id="U1", view=home)
+    with pytest.raises(SlackApiError) as exc:
+        client.api_call("views.publish", json={"view": home, **arguments})
+    assert slack_error(exc) == error
+
+
+def test_views_publish_needs_the_home_tab(fake: FakeSlack, client: WebClient) -> None:
+    fake.home_tab_enabled = False
+    with pytest.raises(SlackApiError) as exc:
+        client.views_publish(user_id="U1", view={"type": "home", "blocks": [section("home")]})
+    assert slack_error(exc) == "not_enabled"
 
 
 def test_post_to_unknown_channel(client: WebClient) -> None:
@@ -442,3 +471,74 @@ def test_all_text_covers_every_argument(fake: FakeSlack, client: WebClient) -> N
 def test_bolt_app_verifies_its_token_against_the_fake(fake: FakeSlack) -> None:
     App(client=WebClient(token=TOKEN, base_url=fake.base_url), signing_secret="secret")
     assert fake.wait_for("auth.test", timeout=1)[0].response["user_id"] == "UBOT"
+
+
+# --- files upload v2 (slack-sdk's files_upload_v2: URL, POST the bytes, complete) ------------
+
+
+def _dm(fake: FakeSlack, client: WebClient, user: str = "U0UPLOADER1") -> str:
+    """A DM channel id of Slack's length (D + at least 8 characters)."""
+    fake.add_user(user, name="uploader")
+    return str(client.chat_postMessage(channel=user, text="file below")["channel"])
+
+
+def test_files_upload_v2_shares_the_bytes_in_a_dm(fake: FakeSlack, client: WebClient) -> None:
+    channel = _dm(fake, client)
+    response = client.files_upload_v2(
+        channel=channel, content=b'{"a": 1}\n', filename="audit.jsonl", title="Audit"
+    )
+    assert response["file"]["name"] == "audit.jsonl"
+    [upload] = fake.uploads()
+    assert upload["content"] == b'{"a": 1}\n'
+    assert (upload["channel"], upload["filename"], upload["title"]) == (
+        channel,
+        "audit.jsonl",
+        "Audit",
+    )
+    [url_call] = fake.calls_for("files.getUploadURLExternal")
+    assert url_call.args["length"] == "9"
+
+
+def test_files_complete_refuses_a_user_id_as_channel(fake: FakeSlack, client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as exc:
+        client.files_upload_v2(channel="U0UPLOADER1", content=b"x", filename="a.txt")
+    assert slack_error(exc) == "invalid_arguments"
+    assert fake.uploads() == []
+
+
+def test_files_need_files_write(client: WebClient) -> None:
+    with FakeSlack(bot_token=TOKEN, scopes=("chat:write",)) as server:
+        limited = WebClient(token=TOKEN, base_url=server.base_url)
+        with pytest.raises(SlackApiError) as exc:
+            limited.files_getUploadURLExternal(filename="a.txt", length=1)
+        assert slack_error(exc) == "missing_scope"
+
+
+def test_files_upload_urls_are_strict(fake: FakeSlack, client: WebClient) -> None:
+    with pytest.raises(SlackApiError) as exc:
+        client.files_getUploadURLExternal(filename="a.txt", length=0)
+    assert slack_error(exc) == "missing_argument"
+    issued = client.files_getUploadURLExternal(filename="a.txt", length=3)
+    url, file_id = str(issued["upload_url"]), str(issued["file_id"])
+    channel = _dm(fake, client)
+    # Completing before the bytes arrived: nothing to share.
+    with pytest.raises(SlackApiError) as exc:
+        client.files_completeUploadExternal(files=[{"id": file_id}], channel_id=channel)
+    assert slack_error(exc) == "file_not_found"
+
+    def post(data: bytes) -> int:
+        request = urllib.request.Request(url, data=data, method="POST")  # noqa: S310 - loopback
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+                return int(answer.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    assert post(b"four") == 400  # not the length announced
+    assert post(b"abc") == 200
+    assert post(b"abc") == 404  # an upload URL takes one file
+    client.files_completeUploadExternal(files=[{"id": file_id}], channel_id=channel)
+    with pytest.raises(SlackApiError) as exc:
+        client.files_completeUploadExternal(files=[{"id": file_id}], channel_id=channel)
+    assert slack_error(exc) == "file_uploaded_already"
+    assert [u["content"] for u in fake.uploads()] == [b"abc"]

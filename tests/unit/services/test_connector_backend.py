@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
+from bot.domain.changes import config_changes
 from bot.domain.enums import Provider
 from bot.domain.providers import PROVIDERS, provider_spec
 from bot.domain.providers.spec import ConnectorPayload
-from bot.domain.resources import Resource, Target
+from bot.domain.resources import Removal, Resource, Target
 from bot.kibana.client import KibanaClient, make_http_client
 from bot.services.backends.base import BackendError, BackendUnavailableError, ProvisioningBackend
 from bot.services.backends.connector import ConnectorBackend
@@ -151,3 +152,68 @@ def test_a_stored_request_builds_its_payload_from_its_draft(backend: ConnectorBa
         settings=stored,
     )
     assert backend.payload(request, draft.secrets.reveal()) == spec.connector_payload(draft)
+
+
+def test_update_merges_over_what_kibana_has_and_sends_the_new_secrets(
+    backend: ConnectorBackend, kibana: FakeKibana
+) -> None:
+    target, payload = _target_and_payload(Provider.OPENAI)
+    kibana.add_connector(
+        "default",
+        target.resource_id,
+        {
+            "name": target.name,
+            "connector_type_id": ".gen-ai",
+            "config": {**payload.config, "contextWindowLength": 128000, "projectId": "proj_Old1"},
+            "secrets": {"apiKey": "sk-old"},
+        },
+    )
+    changes = config_changes(
+        {**payload.config, "projectId": "proj_Old1"}, {**payload.config, "defaultModel": "gpt-4o"}
+    )
+    changed = ConnectorPayload(".gen-ai", changes, {"apiKey": "sk-rotated"})
+    renamed = target.model_copy(update={"name": "Backend GPT 4o"})
+    updated = backend.update(renamed, changed)
+    assert (updated.name, updated.model) == ("Backend GPT 4o", "gpt-4o")
+    stored = kibana.connectors("default")[target.resource_id]
+    assert stored["config"]["contextWindowLength"] == 128000  # set by hand: kept
+    assert "projectId" not in stored["config"]  # cleared in the change: removed
+    assert stored["secrets"] == {"apiKey": "sk-rotated"}
+    sent = kibana.requests_to("PUT", f"/api/actions/connector/{target.resource_id}")[-1]
+    assert set(sent.body) == {"name", "config", "secrets"}
+
+
+def test_update_refuses_a_missing_preconfigured_or_other_type_connector(
+    backend: ConnectorBackend, kibana: FakeKibana
+) -> None:
+    target, payload = _target_and_payload(Provider.OPENAI)
+    with pytest.raises(BackendError) as missing:
+        backend.update(target, payload)
+    assert missing.value.status == 404
+    kibana.add_preconfigured("shared-gpt", name="Shared", connector_type_id=".gen-ai")
+    with pytest.raises(BackendError) as preconfigured:
+        backend.update(target.model_copy(update={"resource_id": "shared-gpt"}), payload)
+    assert "preconfigured in kibana.yml" in preconfigured.value.message
+    bedrock_target, bedrock_payload = _target_and_payload(Provider.BEDROCK)
+    backend.create(bedrock_target, bedrock_payload)
+    with pytest.raises(BackendError) as other_type:
+        backend.update(bedrock_target, payload)
+    assert "cannot change its type to .gen-ai" in other_type.value.message
+    assert kibana.requests_to("PUT", "/api/actions/connector/shared-gpt") == []
+
+
+def test_update_passes_on_kibanas_refusal(backend: ConnectorBackend) -> None:
+    target, payload = _target_and_payload(Provider.OPENAI)
+    backend.create(target, payload)
+    bad = ConnectorPayload(".gen-ai", {"apiUrl": "not a url"}, {"apiKey": "sk-x"})
+    with pytest.raises(BackendError) as refused:
+        backend.update(target, bad)
+    assert refused.value.status == 400
+    assert "Invalid URL" in refused.value.message
+
+
+def test_delete_says_whether_it_existed(backend: ConnectorBackend) -> None:
+    target, payload = _target_and_payload(Provider.OPENAI)
+    backend.create(target, payload)
+    assert backend.delete(target) == Removal(existed=True)
+    assert backend.delete(target) == Removal(existed=False)

@@ -18,7 +18,7 @@ from bot.domain.enums import Provider
 from bot.domain.providers import PROVIDERS, provider_spec
 from bot.domain.providers.spec import INFERENCE, InferencePayload
 from bot.domain.refs import new_connector_id
-from bot.domain.resources import Resource, Target
+from bot.domain.resources import Removal, Resource, Target
 from bot.elasticsearch.client import ElasticsearchClient, make_http_client
 from bot.services import drafts
 from bot.services.backends.base import BackendError, BackendUnavailableError, ProvisioningBackend
@@ -250,3 +250,69 @@ def test_a_draft_the_service_cannot_express_is_a_clear_failure(backend: Inferenc
 @given(st.text(max_size=80))
 def test_the_stored_id_follows_elasticsearchs_inference_id_rules(name: str) -> None:
     assert re.match(ES_ID, new_connector_id(name))
+
+
+def test_update_rotates_the_key_and_changes_task_settings(
+    backend: InferenceBackend, elasticsearch: FakeElasticsearch
+) -> None:
+    target, payload = _prepared(backend, Provider.OPENAI)
+    backend.create(target, payload)
+    _, rotated = _prepared(backend, Provider.OPENAI, api_key="sk-proj-Rotated987654")
+    updated = backend.update(target, rotated)
+    assert updated.id == target.resource_id
+    stored = elasticsearch.endpoints()[target.resource_id]
+    assert stored["service_settings"]["api_key"] == "sk-proj-Rotated987654"
+    sent = elasticsearch.requests_to("PUT", f"/{target.resource_id}/_update")[-1]
+    assert set(sent.body) == {"service_settings"}
+    assert set(sent.body["service_settings"]) == {"api_key"}
+
+    claude, claude_payload = _prepared(backend, Provider.ANTHROPIC)
+    claude = claude.model_copy(update={"resource_id": "llm-claude-abcdef"})
+    backend.create(claude, claude_payload)
+    _, longer = _prepared(backend, Provider.ANTHROPIC, max_tokens="2048")
+    backend.update(claude, longer)
+    assert elasticsearch.endpoints()["llm-claude-abcdef"]["task_settings"]["max_tokens"] == 2048
+
+
+def test_update_refuses_what_elasticsearch_would_not_change(
+    backend: InferenceBackend, elasticsearch: FakeElasticsearch
+) -> None:
+    target, payload = _prepared(backend, Provider.OPENAI)
+    with pytest.raises(BackendError) as missing:
+        backend.update(target, payload)
+    assert missing.value.status == 404
+    backend.create(target, payload)
+    _, other_model = _prepared(backend, Provider.OPENAI, model="gpt-4o")
+    with pytest.raises(BackendError) as refused:
+        backend.update(target, other_model)
+    assert "model_id 'gpt-4.1' (not 'gpt-4o')" in refused.value.message
+    assert refused.value.hint is not None
+    assert "retire" in refused.value.hint
+    assert elasticsearch.requests_to("PUT", f"/{target.resource_id}/_update") == []
+
+
+def test_update_passes_on_the_providers_refusal(
+    backend: InferenceBackend, elasticsearch: FakeElasticsearch
+) -> None:
+    target, payload = _prepared(backend, Provider.OPENAI)
+    backend.create(target, payload)
+    elasticsearch.set_provider_failure(401, "Incorrect API key provided")
+    _, rotated = _prepared(backend, Provider.OPENAI, api_key="sk-proj-Wrong12345678")
+    with pytest.raises(BackendError) as refused:
+        backend.update(target, rotated)
+    assert refused.value.status == 400
+    assert "Incorrect API key provided" in refused.value.message
+
+
+def test_delete_refuses_an_endpoint_in_use_unless_forced(
+    backend: InferenceBackend, elasticsearch: FakeElasticsearch
+) -> None:
+    target, payload = _prepared(backend, Provider.OPENAI)
+    backend.create(target, payload)
+    elasticsearch.set_references(target.resource_id, pipelines=["chat-pipeline"])
+    with pytest.raises(BackendError) as in_use:
+        backend.delete(target)
+    assert in_use.value.status == 409
+    assert "chat-pipeline" in in_use.value.message
+    assert backend.delete(target, force=True) == Removal(existed=True)
+    assert backend.delete(target) == Removal(existed=False)

@@ -86,6 +86,7 @@ def hostile_snapshot(status: RequestStatus, *, ok: bool = True) -> RequestSnapsh
         failure_message=HOSTILE,
         created_at=NOW,
         finished_at=None,
+        lifetime_days=7,
     )
 
 
@@ -218,6 +219,26 @@ def test_command_answers_escape_what_was_typed() -> None:
         _assert_clean({"text": text})
 
 
+def test_audit_export_messages_escape_what_was_typed() -> None:
+    from bot.domain.audit import AuditExport, AuditRange
+    from bot.slack.views import audit as audit_views
+
+    period = AuditRange(since=NOW, until=NOW.replace(day=3))
+    for truncated in (False, True):
+        export = AuditExport(
+            period=period, events=3, truncated=truncated, max_bytes=1 << 20, filename="a.jsonl"
+        )
+        _assert_clean({"text": audit_views.export_comment(export)})
+        _assert_clean({"text": audit_views.export_empty_text(export)})
+    for text in (
+        audit_views.bad_range_text(HOSTILE, "/llm-connector"),
+        audit_views.export_refused_text(HOSTILE),
+        audit_views.export_queued_text(period),
+        audit_views.export_usage("/llm-connector"),
+    ):
+        _assert_clean({"text": text})
+
+
 def test_the_form_escapes_kibanas_reasons_and_keeps_typed_values_as_typed() -> None:
     from bot.domain.providers import PROVIDERS
 
@@ -286,3 +307,104 @@ def test_a_stored_url_with_credentials_is_never_shown(url: str) -> None:
             assert "hunter2pass" not in text
             assert "gw.example/v1/chat/completions" in text  # the URL itself is still shown
             assert "[redacted]" in text
+
+
+def test_change_modals_and_the_diff_block_escape_every_hostile_text() -> None:
+    from bot.domain.changes import Current, SettingChange
+    from bot.domain.providers import PROVIDERS
+    from bot.slack.views.changes import (
+        build_change_view,
+        build_retire_view,
+        build_rotate_view,
+        change_diff_blocks,
+    )
+
+    for spec in PROVIDERS.values():
+        if not spec.provisions:
+            continue
+        for backend in spec.supported_backends:
+            current = Current(
+                provider=spec.key,
+                backend=backend,
+                name=HOSTILE,
+                space_id=HOSTILE,
+                settings={
+                    f.key: HOSTILE_URL if f.key == "api_url" else HOSTILE
+                    for f in spec.fields
+                    if not f.secret
+                },
+            )
+            _assert_clean(build_change_view(current, managed_id=1, resource_id=HOSTILE).to_dict())
+            _assert_clean(build_rotate_view(current, managed_id=1, resource_id=HOSTILE).to_dict())
+            _assert_clean(
+                build_retire_view(
+                    managed_id=1,
+                    name=HOSTILE,
+                    resource_id=HOSTILE,
+                    space_id=HOSTILE,
+                    backend=backend,
+                ).to_dict()
+            )
+    diff = [SettingChange(HOSTILE, HOSTILE, HOSTILE_URL), SettingChange(HOSTILE, "", HOSTILE)]
+    for kind in ("rotate", "change"):
+        blocks = change_diff_blocks(kind, diff, resource_id=HOSTILE)
+        _assert_clean({"blocks": to_dicts(blocks)})
+
+
+def test_a_hostile_target_label_and_kibanas_space_names_are_escaped() -> None:
+    from bot.domain.providers import PROVIDERS
+    from bot.services.catalog import SpaceOptions
+
+    targets = (("prod", HOSTILE), ("lab", "Lab"))
+    for spaces in (
+        SpaceOptions((("default", HOSTILE), ("lab", "Lab"))),
+        SpaceOptions((("default", "Default"),), note=HOSTILE),
+        SpaceOptions(None, note=HOSTILE),
+    ):
+        for spec in PROVIDERS.values():
+            view = build_request_view(
+                spec, carried={"space": HOSTILE}, targets=targets, target="prod", spaces=spaces
+            )
+            _assert_clean(view.to_dict())
+    for status in RequestStatus:
+        snapshot = hostile_snapshot(status).model_copy(update={"target_label": HOSTILE})
+        _assert_clean(_message(card_text(snapshot), build_card_blocks(snapshot)))
+        _assert_clean(_message(outcome_text(snapshot), build_outcome_blocks(snapshot)))
+        _assert_clean(_message(*build_status_blocks(snapshot, [])))
+        _assert_clean(build_submitted_view(snapshot).to_dict())
+        for notice in Notice:
+            _assert_clean(_message(*requester_message(snapshot, notice)))
+            _assert_clean(_message(*thread_message(snapshot, notice)))
+        assert HOSTILE not in str(build_card_blocks(snapshot)[1].to_dict())
+    _assert_clean(_message(*build_connector_list(HOSTILE, [], target_label=HOSTILE)))
+    endpoint = Resource(backend="inference", id="e1", name=HOSTILE, type_id="chat_completion")
+    _assert_clean(_message(*build_connector_list(HOSTILE, [endpoint], target_label=HOSTILE)))
+    _assert_clean({"text": answers.no_space_text(HOSTILE, HOSTILE)})
+    _assert_clean({"text": answers.kibana_unreachable_text(HOSTILE, HOSTILE)})
+
+
+def test_the_home_tab_escapes_every_hostile_text() -> None:
+    from bot.domain.home import DecisionLine, HomeContent, Listed
+    from bot.slack.views.home import build_home_view
+
+    snapshots = [hostile_snapshot(status) for status in RequestStatus]
+    decision = DecisionLine(
+        reference="REQ-7K3M9Q",
+        connector_name=HOSTILE,
+        provider_label=HOSTILE,
+        decision="rejected",
+        decided_by=APPROVER,
+        decided_at=NOW,
+        reason=HOSTILE,
+    )
+    for approver in (True, False):
+        content = HomeContent(
+            user=APPROVER,
+            approver=approver,
+            open_requests=Listed(snapshots[:4], 40),
+            awaiting=Listed(snapshots[:1], 3),
+            connectors=Listed(snapshots[4:6], 2),
+            decisions=[decision],
+            notice=answers.cancelled_text(HOSTILE),
+        )
+        _assert_clean(build_home_view(content, command=HOSTILE).to_dict())

@@ -1,0 +1,154 @@
+"""The App Home view: its sections, Slack's 100-block limit, and the card's own buttons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.domain.enums import RequestStatus
+from bot.domain.home import (
+    AWAITING_SHOWN,
+    CONNECTORS_SHOWN,
+    DECISIONS_SHOWN,
+    OPEN_SHOWN,
+    DecisionLine,
+    HomeContent,
+    Listed,
+)
+from bot.domain.schemas import Outcome, RequestSnapshot
+from bot.slack.views.approval_message import build_card_blocks
+from bot.slack.views.common import to_dicts
+from bot.slack.views.home import build_home_view
+from tests.fakes.slack_api import VIEW_MAX_BYTES, validate_view
+from tests.unit.views.test_hostile_text import hostile_snapshot
+
+NOW = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+S = RequestStatus
+
+
+def _snapshot(number: int, status: RequestStatus) -> RequestSnapshot:
+    outcome = Outcome(stage="test", ok=status is S.TESTED_OK, duration_ms=900, message="boom")
+    return hostile_snapshot(status).model_copy(
+        update={
+            "id": number,
+            "reference": f"REQ-{number:06d}",
+            "connector_name": "x" * 200,
+            "justification": "y" * 1500,
+            "space_id": "default",
+            "outcome": outcome if status in {S.TESTED_OK, S.TEST_FAILED} else None,
+            "finished_at": NOW,
+        }
+    )
+
+
+def _full(approver: bool = True) -> HomeContent:
+    return HomeContent(
+        user="UAPPROVER1",
+        approver=approver,
+        open_requests=Listed([_snapshot(n, S.PENDING) for n in range(OPEN_SHOWN)], 500),
+        awaiting=Listed([_snapshot(100 + n, S.PENDING) for n in range(AWAITING_SHOWN)], 9000),
+        connectors=Listed([_snapshot(200 + n, S.TEST_FAILED) for n in range(CONNECTORS_SHOWN)], 77),
+        decisions=[
+            DecisionLine(
+                reference=f"REQ-{n:06d}",
+                connector_name="z" * 200,
+                provider_label="OpenAI",
+                decision="rejected",
+                decided_by="UAPPROVER2",
+                decided_at=NOW,
+                reason="r" * 1000,
+            )
+            for n in range(DECISIONS_SHOWN)
+        ],
+        notice="You can't decide your own request: another approver has to.",
+    )
+
+
+def _text(view: dict[str, Any]) -> str:
+    return str(view)
+
+
+def test_a_full_home_fits_slacks_limits() -> None:
+    view = build_home_view(_full()).to_dict()
+    assert validate_view(view, kinds=("home",)) == []
+    assert len(view["blocks"]) <= 100
+    import json
+
+    assert len(json.dumps(view).encode()) < VIEW_MAX_BYTES
+    text = _text(view)
+    for title in (
+        "Your open requests",
+        "Waiting for your decision",
+        "Your connectors",
+        "Recent decisions",
+    ):
+        assert title in text
+    assert "and 490 more" in text
+    assert "and 8985 more" in text
+    assert "and 67 more" in text
+    assert "another approver has to" in text
+
+
+def test_people_who_do_not_approve_see_no_queue_and_no_decisions() -> None:
+    view = build_home_view(_full(approver=False)).to_dict()
+    assert validate_view(view, kinds=("home",)) == []
+    text = _text(view)
+    assert "Waiting for your decision" not in text
+    assert "Recent decisions" not in text
+    assert "Your open requests" in text
+
+
+def test_an_empty_home_says_so() -> None:
+    empty = HomeContent(
+        user="U1",
+        approver=True,
+        open_requests=Listed(),
+        awaiting=Listed(),
+        connectors=Listed(),
+        decisions=[],
+    )
+    view = build_home_view(empty).to_dict()
+    assert validate_view(view, kinds=("home",)) == []
+    text = _text(view)
+    assert "Nothing under way" in text
+    assert "Nothing waits for you" in text
+
+
+def _buttons(blocks: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [
+        (element["action_id"], element["value"])
+        for block in blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def test_the_decision_buttons_are_the_cards() -> None:
+    snapshot = _snapshot(5, S.PENDING)
+    content = HomeContent(
+        user="UAPPROVER1",
+        approver=True,
+        open_requests=Listed(),
+        awaiting=Listed([snapshot], 1),
+        connectors=Listed(),
+        decisions=[],
+    )
+    home = build_home_view(content).to_dict()["blocks"]
+    card = to_dicts(build_card_blocks(snapshot))
+    assert _buttons(home) == _buttons(card)
+    assert len(_buttons(home)) == 3
+
+
+def test_only_pending_requests_have_a_cancel_button() -> None:
+    content = HomeContent(
+        user="UREQUESTER1",
+        approver=False,
+        open_requests=Listed([_snapshot(1, S.PENDING), _snapshot(2, S.PROVISIONING)], 2),
+        awaiting=Listed(),
+        connectors=Listed(),
+        decisions=[],
+    )
+    blocks = build_home_view(content).to_dict()["blocks"]
+    cancels = [b for b in blocks if (b.get("accessory") or {}).get("action_id") == "home.cancel"]
+    assert len(cancels) == 1
+    assert "REQ-000001" in cancels[0]["accessory"]["value"]
