@@ -25,6 +25,7 @@ from bot.logs import configure_logging
 from bot.policy_file import load_policy_file
 from bot.runtime import build_runtime
 from bot.server import make_server
+from bot.target_clients import target_secrets
 
 log = logging.getLogger("bot")
 T = TypeVar("T")
@@ -220,9 +221,11 @@ def _check_slack_token(settings: Settings) -> None:
 
 def run(settings: Settings, keys: list[bytes], *, governance: ParsedPolicy | None = None) -> None:
     """Wire everything and serve until stopped."""
-    configure_logging(settings.log_level, secrets=_secrets_of(settings))
-    _announce_policy(settings, governance)
     document = governance.document if governance is not None else None
+    # The keys the file's targets name are secrets too: never logged (unset ones stop here).
+    file_keys = target_secrets(document, settings) if document is not None else []
+    configure_logging(settings.log_level, secrets=_secrets_of(settings) + file_keys)
+    _announce_policy(settings, governance)
     runtime = _starting_database(
         settings.database_url, lambda: build_runtime(settings, keys, governance=document)
     )

@@ -161,6 +161,7 @@ def test_a_good_policy_file_replaces_kibana_url_and_approvers(
         driver.http.close()
     log = log_path.read_text()
     assert "Traceback" not in log
+    assert KIBANA_KEY not in log  # the key the file's variable holds is masked like the others
     assert "1 target(s), 3 rule(s)" in log
     assert log.count("rules[2]: can never apply") == 1  # the warning, said once at start
     assert log.count("APPROVERS is set but ignored") == 1
