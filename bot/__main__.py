@@ -15,13 +15,17 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from bot import policy_cli
 from bot.config import ConfigError, Settings, load_database_settings, load_settings
 from bot.crypto import resolve_keys
 from bot.db.migrate import upgrade_database
 from bot.db.session import make_engine
+from bot.domain.policy.document import ParsedPolicy, PolicyFileError
 from bot.logs import configure_logging
+from bot.policy_file import load_policy_file
 from bot.runtime import build_runtime
 from bot.server import make_server
+from bot.target_clients import target_secrets
 
 log = logging.getLogger("bot")
 T = TypeVar("T")
@@ -36,6 +40,17 @@ Commands:
   (none)    run the bot: migrate the database, then serve Slack until SIGTERM or SIGINT
   migrate   only apply the database migrations, then exit (a release step; needs only
             DATABASE_URL)
+  check-policy FILE
+            validate a policy file without starting: exit 0 with a summary (and warnings, and
+            whether each target's key variables are set here), 1 listing every problem as
+            FILE:LINE: path: message
+  explain-policy --target T --space S --provider P --user U [--model M] [--group S...]
+                 [--policy FILE]
+            say which rule of the policy (FILE, default POLICY_FILE) decides such a request,
+            why the rules before it do not, and what it requires (approvers, approvals,
+            break-glass, auto-approve, reminders, lifecycle); --group names a user group the
+            requester is in. Exit 0 when the rule allows, 3 when it denies or no rule
+            applies, 2 for bad arguments
   audit     write the audit trail of a time range as JSON Lines, then exit (needs only
             DATABASE_URL): audit --since DATE [--until DATE] --format jsonl [--output FILE];
             DATE is YYYY-MM-DD (whole UTC days, --until included) or an ISO 8601 time;
@@ -51,6 +66,9 @@ Modes (chosen by the environment):
 Configuration is read from environment variables only (an empty variable counts as unset):
   required      SLACK_BOT_TOKEN, KIBANA_URL, KIBANA_API_KEY, APPROVERS, APPROVAL_CHANNEL,
                 and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)
+  POLICY_FILE   a YAML policy (targets, rules, reminders, lifecycle) replacing KIBANA_URL and
+                APPROVERS (and KIBANA_API_KEY where targets name their own key variable);
+                its problems stop the bot at start, one FILE:LINE: path: message per line
   optional      DATABASE_URL (default: SQLite file connector-bot.sqlite3 in the working
                 directory), ENCRYPTION_KEY (required with PostgreSQL), NOTIFY_CHANNEL, HOST,
                 PORT, SLACK_API_URL, LOG_LEVEL, SLASH_COMMAND, AUDIT_INDEX and the tuning variables
@@ -66,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] in (["-h"], ["--help"], ["help"]):
         sys.stdout.write(HELP)
         return 0
+    if args[:1] == ["check-policy"]:
+        return policy_cli.check_policy(args[1:], out=sys.stdout, err=sys.stderr)
+    if args[:1] == ["explain-policy"]:
+        return policy_cli.explain_policy(args[1:], out=sys.stdout, err=sys.stderr)
     if args[:1] == ["audit"]:
         from bot import audit_cli
 
@@ -80,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             _starting_database(url, lambda: upgrade_database(make_engine(url)))
             return 0
         settings = load_settings()
+        governance = _read_policy(settings)
         keys = _starting_database(
             settings.database_url,
             lambda: resolve_keys(
@@ -91,12 +114,42 @@ def main(argv: list[str] | None = None) -> int:
             ),
         )
         _check_slack_token(settings)
-        run(settings, keys)
+        run(settings, keys, governance=governance)
     except ConfigError as error:
         for problem in error.problems:
             sys.stderr.write(f"configuration error: {problem}\n")
         return 2
+    except PolicyFileError as error:
+        for problem in error.problems:
+            sys.stderr.write(f"{problem}\n")
+        return 2
     return 0
+
+
+def _read_policy(settings: Settings) -> ParsedPolicy | None:
+    """POLICY_FILE, read before anything is opened (its problems stop the start)."""
+    return load_policy_file(settings.policy_file) if settings.policy_file is not None else None
+
+
+def _announce_policy(settings: Settings, governance: ParsedPolicy | None) -> None:
+    if governance is None:
+        return
+    policy = governance.document
+    log.info(
+        "policy %s: %d target(s), %d rule(s)",
+        settings.policy_file,
+        len(policy.targets),
+        len(policy.rules),
+    )
+    for warning in governance.warnings:
+        log.warning("policy: %s", warning)
+    ignored = settings.ignored_by_policy_file()
+    if ignored:
+        log.warning(
+            "%s %s set but ignored: POLICY_FILE's targets and rules replace them",
+            ", ".join(ignored),
+            "is" if len(ignored) == 1 else "are",
+        )
 
 
 def _starting_database(database_url: str, step: Callable[[], T]) -> T:
@@ -167,10 +220,16 @@ def _check_slack_token(settings: Settings) -> None:
         log.warning("could not reach Slack at start (%s); carrying on", error)
 
 
-def run(settings: Settings, keys: list[bytes]) -> None:
+def run(settings: Settings, keys: list[bytes], *, governance: ParsedPolicy | None = None) -> None:
     """Wire everything and serve until stopped."""
-    configure_logging(settings.log_level, secrets=_secrets_of(settings))
-    runtime = _starting_database(settings.database_url, lambda: build_runtime(settings, keys))
+    document = governance.document if governance is not None else None
+    # The keys the file's targets name are secrets too: never logged (unset ones stop here).
+    file_keys = target_secrets(document, settings) if document is not None else []
+    configure_logging(settings.log_level, secrets=_secrets_of(settings) + file_keys)
+    _announce_policy(settings, governance)
+    runtime = _starting_database(
+        settings.database_url, lambda: build_runtime(settings, keys, governance=document)
+    )
     runtime.runner.start()
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGINT, _exit_on_signal)

@@ -18,6 +18,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.domain.audit import index_name_problem
@@ -77,6 +78,11 @@ class DatabaseSettings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+def _without_policy_file(info: ValidationInfo) -> bool:
+    # A POLICY_FILE that failed validation is absent from info.data: it is named on its own.
+    return "policy_file" in info.data and info.data["policy_file"] is None
+
+
 def _comma_list(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -96,8 +102,22 @@ class Settings(DatabaseSettings):
         description="HTTP mode: verifies every request from Slack.",
     )
     slack_api_url: AnyHttpUrl = Field(default=AnyHttpUrl("https://slack.com/api/"))
-    kibana_url: AnyHttpUrl = Field(description="The Kibana to provision into.")
-    kibana_api_key: SecretStr = Field(description="Encoded Kibana API key (Authorization: ApiKey).")
+    policy_file: Path | None = Field(
+        default=None,
+        description="YAML policy (targets, rules, reminders, lifecycle); replaces KIBANA_URL "
+        "and APPROVERS, and KIBANA_API_KEY for targets naming their own key variable.",
+    )
+    kibana_url: AnyHttpUrl | None = Field(
+        default=None,
+        validate_default=True,
+        description="The Kibana to provision into (required without POLICY_FILE).",
+    )
+    kibana_api_key: SecretStr | None = Field(
+        default=None,
+        validate_default=True,
+        description="Encoded Kibana API key (Authorization: ApiKey); required without "
+        "POLICY_FILE, and with one for targets without kibana_api_key_env.",
+    )
     elasticsearch_url: AnyHttpUrl | None = Field(
         default=None, description="Elasticsearch, for inference endpoints; unset: connectors only."
     )
@@ -112,7 +132,9 @@ class Settings(DatabaseSettings):
         description="auto (by stack version), connector or inference.",
     )
     approvers: Annotated[list[str], NoDecode] = Field(
-        description="Slack user ids allowed to approve."
+        default_factory=list,
+        validate_default=True,
+        description="Slack user ids allowed to approve (without POLICY_FILE).",
     )
     approval_channel: str = Field(description="Channel id where approval cards are posted.")
     notify_channel: str | None = Field(default=None, description="Channel for outcome lines.")
@@ -152,15 +174,27 @@ class Settings(DatabaseSettings):
 
     @field_validator("approvers")
     @classmethod
-    def _valid_approvers(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("must list at least one Slack user id (e.g. U012ABCDEF)")
+    def _valid_approvers(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if not value and _without_policy_file(info):
+            raise PydanticCustomError("missing", "Field required")
         bad = [item for item in value if not SLACK_USER_ID.match(item)]
         if bad:
             raise ValueError(
                 f"{', '.join(bad)} is not a Slack user id (ids look like U012ABCDEF, not names)"
             )
         return value
+
+    @field_validator("kibana_url", "kibana_api_key")
+    @classmethod
+    def _required_without_policy_file(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and _without_policy_file(info):
+            raise PydanticCustomError("missing", "Field required")
+        return value
+
+    @field_validator("policy_file", mode="before")
+    @classmethod
+    def _policy_path(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("approval_channel", "notify_channel")
     @classmethod
@@ -272,7 +306,8 @@ class Settings(DatabaseSettings):
         cls, value: BackendSetting, info: ValidationInfo
     ) -> BackendSetting:
         url_unset = "elasticsearch_url" in info.data and info.data["elasticsearch_url"] is None
-        if value is BackendSetting.INFERENCE and url_unset:
+        # With POLICY_FILE, each target names its own Elasticsearch.
+        if value is BackendSetting.INFERENCE and url_unset and _without_policy_file(info):
             raise ValueError(
                 "inference needs ELASTICSEARCH_URL (and ELASTICSEARCH_API_KEY): set them, or "
                 "use auto or connector"
@@ -292,7 +327,19 @@ class Settings(DatabaseSettings):
 
     @property
     def kibana_base_url(self) -> str:
-        return str(self.kibana_url).rstrip("/")
+        """KIBANA_URL without its trailing slash ("" when unset: POLICY_FILE names the targets)."""
+        return str(self.kibana_url).rstrip("/") if self.kibana_url is not None else ""
+
+    def ignored_by_policy_file(self) -> list[str]:
+        """The variables set here that POLICY_FILE replaces (its targets and rules)."""
+        if self.policy_file is None:
+            return []
+        values = {
+            "KIBANA_URL": self.kibana_url,
+            "APPROVERS": self.approvers or None,
+            "ELASTICSEARCH_URL": self.elasticsearch_url,
+        }
+        return [name for name, value in values.items() if value is not None]
 
     @property
     def elasticsearch_base_url(self) -> str | None:

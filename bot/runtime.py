@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +19,12 @@ from bot.db import queries
 from bot.db.migrate import upgrade_database
 from bot.db.session import database_answers, make_engine, make_session_factory, session_scope
 from bot.deps import Deps, Policy
+from bot.domain.policy.approval import is_group_id
 from bot.domain.policy.model import PolicyDocument, environment_policy
 from bot.domain.targets import DEFAULT_TARGET, Target
 from bot.kibana.client import KibanaClient
 from bot.metrics import metrics_text
+from bot.policy_file import load_policy_file
 from bot.server import make_wsgi_app
 from bot.services.worker import JobRunner
 from bot.slack.notifier import SlackNotifier
@@ -84,7 +86,10 @@ def policy_from(settings: Settings) -> Policy:
 
 
 def governance_from(settings: Settings) -> PolicyDocument:
-    """The policy without POLICY_FILE: one target from KIBANA_URL, APPROVERS, one approval."""
+    """POLICY_FILE's policy (PolicyFileError lists its problems; ConfigError when it cannot be
+    read); without the file: one target from KIBANA_URL, APPROVERS, one approval."""
+    if settings.policy_file is not None:
+        return load_policy_file(settings.policy_file).document
     target = Target(
         key=DEFAULT_TARGET,
         kibana_url=settings.kibana_base_url,
@@ -93,6 +98,16 @@ def governance_from(settings: Settings) -> PolicyDocument:
     return environment_policy(
         target, settings.approvers, request_ttl=timedelta(hours=settings.request_ttl_hours)
     )
+
+
+def _file_bridge(policy: Policy, governance: PolicyDocument, settings: Settings) -> Policy:
+    """With POLICY_FILE, the flow's approvers are the users its rules name (APPROVERS is
+    ignored) and a pending request expires as its top-level reminders say."""
+    if settings.policy_file is None:
+        return policy
+    users = frozenset(i for i in governance.approver_ids() if not is_group_id(i))
+    expire = governance.reminders.expire_after
+    return replace(policy, approvers=users, request_ttl=expire or policy.request_ttl)
 
 
 def _session_info(settings: Settings, governance: PolicyDocument) -> dict[str, Any]:
@@ -143,7 +158,7 @@ def build_runtime(
             notify_channel=settings.notify_channel,
             slash_command=settings.slash_command,
         ),
-        policy=policy_from(settings),
+        policy=_file_bridge(policy_from(settings), governance, settings),
         governance=governance,
         targets=targets,
     )

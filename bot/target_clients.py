@@ -37,6 +37,10 @@ def _from_variable(target: Target, name: str, what: str, environ: Mapping[str, s
 
 def _keys(target: Target, settings: Settings, environ: Mapping[str, str]) -> _Keys:
     if target.kibana_api_key_env is None:
+        if settings.kibana_api_key is None:  # only possible with POLICY_FILE
+            raise ConfigError(
+                [f"KIBANA_API_KEY: missing, and target “{target.key}” names no kibana_api_key_env"]
+            )
         kibana = settings.kibana_api_key.get_secret_value()
     else:
         kibana = _from_variable(target, target.kibana_api_key_env, "Kibana", environ)

@@ -37,6 +37,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             or name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
             or name
             in {"DATABASE_URL", "APPROVERS", "APPROVAL_CHANNEL", "NOTIFY_CHANNEL", "ENCRYPTION_KEY"}
+            or name == "POLICY_FILE"
         ):
             monkeypatch.delenv(name, raising=False)
 

@@ -548,7 +548,9 @@ def bot_environment(settings: Settings, keys: list[bytes], *, port: int) -> dict
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": str(settings.slack_api_url),
             "KIBANA_URL": settings.kibana_base_url,
-            "KIBANA_API_KEY": settings.kibana_api_key.get_secret_value(),
+            "KIBANA_API_KEY": (
+                settings.kibana_api_key.get_secret_value() if settings.kibana_api_key else ""
+            ),
             "DATABASE_URL": settings.database_url,
             "APPROVERS": ",".join(settings.approvers),
             "APPROVAL_CHANNEL": settings.approval_channel,

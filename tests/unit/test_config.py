@@ -474,6 +474,42 @@ def test_the_elasticsearch_key_is_masked_in_logs(env: pytest.MonkeyPatch) -> Non
     assert MASK in line
 
 
+def test_with_policy_file_kibana_url_kibana_api_key_and_approvers_are_optional(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _set(env, KIBANA_URL=None, KIBANA_API_KEY=None, APPROVERS=None, POLICY_FILE=" policy.yml ")
+    settings = load_settings()
+    assert settings.policy_file == Path("policy.yml")
+    assert settings.kibana_url is None
+    assert settings.kibana_api_key is None
+    assert settings.approvers == []
+    assert settings.ignored_by_policy_file() == []
+
+
+def test_with_policy_file_the_variables_it_replaces_are_named_as_ignored(
+    env: pytest.MonkeyPatch,
+) -> None:
+    _set(env, POLICY_FILE="policy.yml", ELASTICSEARCH_URL="https://es.example.com")
+    env.setenv("ELASTICSEARCH_API_KEY", KIBANA_API_KEY)
+    assert load_settings().ignored_by_policy_file() == [
+        "KIBANA_URL",
+        "APPROVERS",
+        "ELASTICSEARCH_URL",
+    ]
+
+
+def test_with_policy_file_bad_values_of_the_replaced_variables_still_count(
+    env: pytest.MonkeyPatch,
+) -> None:
+    problems = _problems(env, POLICY_FILE="policy.yml", APPROVERS="alice")
+    assert _named(problems, "APPROVERS"), problems
+
+
+def test_with_policy_file_inference_needs_no_elasticsearch_url(env: pytest.MonkeyPatch) -> None:
+    _set(env, POLICY_FILE="policy.yml", PROVISION_BACKEND="inference")
+    assert load_settings().provision_backend is BackendSetting.INFERENCE
+
+
 def test_audit_index_is_an_optional_data_stream_name(env: pytest.MonkeyPatch) -> None:
     _set(env)
     assert load_settings().audit_index is None

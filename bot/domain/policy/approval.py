@@ -93,6 +93,7 @@ def tally(rule: Rule, *, requester: str, eligible: frozenset[str], votes: Sequen
 
     Only the first vote of each eligible approver counts; the requester counts only through
     break-glass on a rule that allows it, which approves at once; any counted reject ends it.
+    The first decision is final: votes after the request is approved or rejected do not count.
     """
     counted: list[Vote] = []
     for vote in votes:
@@ -103,9 +104,9 @@ def tally(rule: Rule, *, requester: str, eligible: frozenset[str], votes: Sequen
             return _tally(Outcome.REJECTED, rule, counted, rejected_by=vote.approver)
         if vote.break_glass:
             return _tally(Outcome.APPROVED, rule, counted, break_glass_by=vote.approver)
-    approved = [vote for vote in counted if vote.approve]
-    outcome = Outcome.APPROVED if len(approved) >= rule.approvals else Outcome.WAITING
-    return _tally(outcome, rule, counted)
+        if len(counted) >= rule.approvals:  # every counted vote so far approves
+            return _tally(Outcome.APPROVED, rule, counted)  # decided: later votes change nothing
+    return _tally(Outcome.WAITING, rule, counted)
 
 
 def still_to_act(
