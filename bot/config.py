@@ -134,6 +134,12 @@ class Settings(DatabaseSettings):
     worker_threads: int = Field(default=4, ge=1, le=64)
     http_threads: int = Field(default=32, ge=4, le=512)
     job_lease_seconds: float = Field(default=30.0, gt=0)
+    lifecycle_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Re-tests and reconciliations at once per target."
+    )
+    lifecycle_sweep_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="How often due lifecycle work is looked for."
+    )
     log_level: str = "INFO"
     slash_command: str = "/llm-connector"
 

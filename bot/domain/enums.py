@@ -53,6 +53,11 @@ class JobKind(StrEnum):
     NOTIFY_CHANNEL = "notify_channel.post"
     PROVISION = "kibana.provision"
     TEST_CONNECTOR = "kibana.test"
+    RETEST = "lifecycle.retest"
+    RECONCILE = "lifecycle.reconcile"
+    LIFECYCLE_NOTICE = "lifecycle.notice"
+    ADOPTED_MESSAGE = "lifecycle.adopted"
+    LIFECYCLE_DIGEST = "lifecycle.digest"
 
 
 class JobStatus(StrEnum):
@@ -88,3 +93,5 @@ class AuditAction(StrEnum):
     SECRETS_ERASED = "secrets_erased"
     DELIVERED_AS_YAML = "delivered_as_yaml"
     DELIVERED_AS_DEVTOOLS = "delivered_as_devtools"
+    ADOPTED = "adopted"
+    MANAGED_STATE_CHANGED = "managed_state_changed"

@@ -54,6 +54,7 @@ class Lane(StrEnum):
 
     SLACK = "slack"
     KIBANA = "kibana"
+    LIFECYCLE = "lifecycle"  # re-tests and reconciliation: never delays the two above
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.domain.enums import Notice
+from bot.domain.lifecycle import Audience, LifecycleNotice, ManagedSummary
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 
 
@@ -39,4 +40,18 @@ class Notifier(Protocol):
         self, request: RequestSnapshot, retrying: KibanaRetrying, *, in_thread: bool
     ) -> None:
         """Tell the card's thread (or the requester) that Kibana failed and the bot retries."""
+        ...
+
+    def lifecycle_notice(
+        self, connector: ManagedSummary, notice: LifecycleNotice, *, audience: Audience
+    ) -> None:
+        """Tell the connector's thread, its owner or the notify channel about an event."""
+        ...
+
+    def post_adopted(self, connector: ManagedSummary, *, adopted_by: str) -> tuple[str, str]:
+        """Post the root message of an adopted connector; return its channel id and ts."""
+        ...
+
+    def lifecycle_digest(self, failing: list[ManagedSummary]) -> None:
+        """Post the digest of failing connectors to the notify channel."""
         ...

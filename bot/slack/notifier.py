@@ -10,10 +10,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from bot.domain.enums import Notice
+from bot.domain.lifecycle import Audience, LifecycleNotice, ManagedSummary
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.slack.views.approval_message import build_card_blocks, card_text
 from bot.slack.views.common import to_dicts
+from bot.slack.views.lifecycle import adopted_message, digest_message, lifecycle_message
 from bot.slack.views.results import (
     kibana_retrying_message,
     outcome_text,
@@ -88,6 +90,33 @@ class SlackNotifier:
     def notify_channel(self, request: RequestSnapshot) -> None:
         if self._notify_channel:
             self._call("chat_postMessage", channel=self._notify_channel, text=outcome_text(request))
+
+    def lifecycle_notice(
+        self, connector: ManagedSummary, notice: LifecycleNotice, *, audience: Audience
+    ) -> None:
+        text, blocks = lifecycle_message(connector, notice, audience=audience)
+        if audience is Audience.THREAD:
+            self._post(connector.thread_channel, text, blocks, thread_ts=connector.thread_ts)
+        elif audience is Audience.OWNER:
+            self._post(connector.owner, text, blocks)
+        elif self._notify_channel:
+            self._post(self._notify_channel, text, blocks)
+
+    def post_adopted(self, connector: ManagedSummary, *, adopted_by: str) -> tuple[str, str]:
+        text, blocks = adopted_message(connector, adopted_by=adopted_by)
+        response = self._call(
+            "chat_postMessage",
+            channel=self._approval_channel,
+            text=text,
+            blocks=to_dicts(blocks),
+            unfurl_links=False,
+        )
+        return str(response["channel"]), str(response["ts"])
+
+    def lifecycle_digest(self, failing: list[ManagedSummary]) -> None:
+        if self._notify_channel:
+            text, blocks = digest_message(failing)
+            self._post(self._notify_channel, text, blocks)
 
     def _post(
         self, channel: str | None, text: str, blocks: list[Block], *, thread_ts: str | None = None

@@ -19,6 +19,7 @@ from bot.services import catalog, intake, requests, stack
 from bot.services.backends.base import BackendError
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
+from bot.slack.listeners import lifecycle
 from bot.slack.views import answers
 from bot.slack.views.common import to_dicts
 from bot.slack.views.connector_list import build_connector_list
@@ -53,6 +54,17 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                 return
             ack(text=answers.listing_text(space), response_type="ephemeral")
             _list_connectors(deps, respond, space_id=space)
+            return
+        if verb in lifecycle.VERBS:
+            lifecycle.handle_lifecycle_command(
+                deps,
+                verb,
+                rest,
+                ack=ack,
+                respond=respond,
+                user=str(command["user_id"]),
+                command=slash_command,
+            )
             return
         if verb == "status":
             ack()

@@ -16,6 +16,10 @@ def usage(command: str) -> str:
         f"• `{command} list [space]` shows the connectors a Kibana space already has\n"
         f"• `{command} status REQ-XXXXXX` shows where a request is and its history\n"
         f"• `{command} cancel REQ-XXXXXX` withdraws your pending request\n"
+        f"• `{command} connectors` shows the connectors the bot manages (yours, or all for "
+        "approvers)\n"
+        f"• `{command} adopt [target] <space> <id> [@owner]` (approvers) brings a connector "
+        "made outside the bot under its care\n"
         f"• `{command} help` shows this"
     )
 
