@@ -166,7 +166,8 @@ _INFERENCE_PROVIDERS = {
 
 def adoptable_provider(backend: str, type_id: str, config: dict[str, Any]) -> Provider | str:
     """The bot's provider for a connector (type id and config) or an inference endpoint
-    (its service), or why the bot cannot manage it."""
+    (its service), or why the bot cannot manage it (a plain str; Provider is a StrEnum, so
+    callers test ``isinstance(result, Provider)``)."""
     if backend == "inference":
         provider = _INFERENCE_PROVIDERS.get(type_id)
         if provider is None:

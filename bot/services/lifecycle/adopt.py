@@ -12,7 +12,7 @@ from bot.db import lifecycle_queries as lq
 from bot.db import queries
 from bot.db.models import ManagedConnector
 from bot.db.session import session_scope
-from bot.domain.enums import AuditAction, JobKind
+from bot.domain.enums import AuditAction, JobKind, Provider
 from bot.domain.fields import SPACE_ID
 from bot.domain.lifecycle import ManagedState, ManagedSummary, adoptable_provider, visible
 from bot.domain.lifecycle import next_test_at as scheduled_at
@@ -63,7 +63,7 @@ def adopt_connector(
             raise BotError(_already(resource_id))
     resource = _find(deps, key, space_id, resource_id)
     provider = adoptable_provider(resource.backend, resource.type_id, dict(resource.config))
-    if isinstance(provider, str):
+    if not isinstance(provider, Provider):
         raise BotError(f"{resource.name} cannot be adopted: {provider}.")
     if resource.preconfigured:
         raise BotError(
