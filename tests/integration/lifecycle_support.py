@@ -117,3 +117,54 @@ def texts(messages: list[dict[str, Any]]) -> str:
 
 
 __all__ = ["APPROVER", "REQUESTER"]
+
+
+def seed_managed(bot: BotHarness, count: int, *, space: str = "default") -> list[str]:
+    """``count`` OpenAI connectors in the fake Kibana, each in the inventory and due now."""
+    now = bot.deps.clock()
+    target = bot.deps.governance.default_target.key
+    config = {
+        "apiProvider": "OpenAI",
+        "apiUrl": "https://api.openai.com/v1/chat/completions",
+        "defaultModel": "gpt-4o",
+    }
+    ids = [f"seeded-{n:05d}" for n in range(count)]
+    for connector_id in ids:
+        bot.kibana.add_connector(
+            space,
+            connector_id,
+            {
+                "name": f"Seeded {connector_id}",
+                "connector_type_id": ".gen-ai",
+                "config": config,
+                "secrets": {"apiKey": "sk-proj-SEEDED0000"},
+            },
+        )
+    with session_scope(bot.deps.session_factory) as session:
+        for connector_id in ids:
+            session.add(
+                ManagedConnector(
+                    target=target,
+                    space_id=space,
+                    resource_id=connector_id,
+                    backend="connector",
+                    type_id=".gen-ai",
+                    name=f"Seeded {connector_id}",
+                    provider="openai",
+                    model="gpt-4o",
+                    owner_slack_id=REQUESTER,
+                    approvers=[APPROVER],
+                    thread_channel="CAPPROVALS",
+                    thread_ts="1700000000.000100",
+                    created_at=now,
+                    updated_at=now,
+                    state="active",
+                    consecutive_failures=0,
+                    next_test_at=now - timedelta(seconds=1),
+                    retest_every_seconds=24 * 3600,
+                    failing_after=2,
+                    settings_snapshot=dict(config),
+                    version=1,
+                )
+            )
+    return ids
