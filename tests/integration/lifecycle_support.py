@@ -119,15 +119,38 @@ def texts(messages: list[dict[str, Any]]) -> str:
 __all__ = ["APPROVER", "REQUESTER"]
 
 
-def seed_managed(bot: BotHarness, count: int, *, space: str = "default") -> list[str]:
-    """``count`` OpenAI connectors in the fake Kibana, each in the inventory and due now."""
+SEEDS: dict[str, tuple[str, str, dict[str, Any], dict[str, str]]] = {
+    # kind: (connector type, provider, config, secrets); a .gen-ai test is two _execute calls
+    # (test, then invokeAI), a .bedrock test one.
+    "gen-ai": (
+        ".gen-ai",
+        "openai",
+        {
+            "apiProvider": "OpenAI",
+            "apiUrl": "https://api.openai.com/v1/chat/completions",
+            "defaultModel": "gpt-4o",
+        },
+        {"apiKey": "sk-proj-SEEDED0000"},
+    ),
+    "bedrock": (
+        ".bedrock",
+        "bedrock",
+        {
+            "apiUrl": "https://bedrock-runtime.us-east-1.amazonaws.com",
+            "defaultModel": "us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        },
+        {"accessKey": "AKIASEEDED0000000000", "secret": "seeded-secret"},
+    ),
+}
+
+
+def seed_managed(
+    bot: BotHarness, count: int, *, space: str = "default", kind: str = "gen-ai"
+) -> list[str]:
+    """``count`` connectors in the fake Kibana, each in the inventory and due now."""
     now = bot.deps.clock()
     target = bot.deps.governance.default_target.key
-    config = {
-        "apiProvider": "OpenAI",
-        "apiUrl": "https://api.openai.com/v1/chat/completions",
-        "defaultModel": "gpt-4o",
-    }
+    type_id, provider, config, secrets = SEEDS[kind]
     ids = [f"seeded-{n:05d}" for n in range(count)]
     for connector_id in ids:
         bot.kibana.add_connector(
@@ -135,9 +158,9 @@ def seed_managed(bot: BotHarness, count: int, *, space: str = "default") -> list
             connector_id,
             {
                 "name": f"Seeded {connector_id}",
-                "connector_type_id": ".gen-ai",
+                "connector_type_id": type_id,
                 "config": config,
-                "secrets": {"apiKey": "sk-proj-SEEDED0000"},
+                "secrets": secrets,
             },
         )
     with session_scope(bot.deps.session_factory) as session:
@@ -148,10 +171,10 @@ def seed_managed(bot: BotHarness, count: int, *, space: str = "default") -> list
                     space_id=space,
                     resource_id=connector_id,
                     backend="connector",
-                    type_id=".gen-ai",
+                    type_id=type_id,
                     name=f"Seeded {connector_id}",
-                    provider="openai",
-                    model="gpt-4o",
+                    provider=provider,
+                    model=str(config["defaultModel"]),
                     owner_slack_id=REQUESTER,
                     approvers=[APPROVER],
                     thread_channel="CAPPROVALS",

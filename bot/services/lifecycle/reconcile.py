@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 RECONCILE_TASK = "lifecycle.reconcile"
 DIGEST_TASK = "lifecycle.digest"
 DELETED_IN_ELASTICSEARCH = "deleted in Elasticsearch"
+BATCH = 100  # rows per transaction
+ACK_YIELD_SECONDS = 0.25
 
 
 def schedule_reconcile(deps: Deps) -> int:
@@ -102,22 +104,25 @@ def reconcile(deps: Deps, job: JobContext) -> None:
     with session_scope(deps.session_factory) as session:
         rows = lq.list_managed_in(session=session, target=target, space_id=space, backend=backend)
         ids = [row.id for row in rows]
-    for managed_id in ids:
-        _reconcile_row(deps, managed_id, found)
+    for start in range(0, len(ids), BATCH):
+        deps.ack_gate.wait_quiet(ACK_YIELD_SECONDS)
+        _reconcile_rows(deps, ids[start : start + BATCH], found)
     deps.wake_workers()
 
 
-def _reconcile_row(deps: Deps, managed_id: int, found: dict[str, Resource]) -> None:
+def _reconcile_rows(deps: Deps, managed_ids: list[int], found: dict[str, Resource]) -> None:
+    """Reconcile some rows in one transaction, each with its own compare-and-set."""
     now = deps.clock()
     with session_scope(deps.session_factory) as session:
-        row = lq.get_managed(session=session, managed_id=managed_id)
-        if row is None or ManagedState(row.state) not in RECONCILED_STATES:
-            return
-        resource = found.get(row.resource_id)
-        if resource is None:
-            _retire_deleted(session, deps, row, now)
-        else:
-            _compare(session, deps, row, resource, now)
+        for managed_id in managed_ids:
+            row = lq.get_managed(session=session, managed_id=managed_id)
+            if row is None or ManagedState(row.state) not in RECONCILED_STATES:
+                continue
+            resource = found.get(row.resource_id)
+            if resource is None:
+                _retire_deleted(session, deps, row, now)
+            else:
+                _compare(session, deps, row, resource, now)
 
 
 def _retire_deleted(session: Session, deps: Deps, row: ManagedConnector, now: datetime) -> None:

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from bot.deps import Deps
 
 log = logging.getLogger(__name__)
-SWEEP_BATCH = 200
+SWEEP_BATCH = 100
+ACK_YIELD_SECONDS = 0.25
 CAS_TRIES = 5
 
 
@@ -48,6 +49,7 @@ def schedule_due_retests(deps: Deps) -> int:
     now = deps.clock()
     queued = 0
     while True:
+        deps.ack_gate.wait_quiet(ACK_YIELD_SECONDS)  # a big batch can wait; Slack cannot
         with session_scope(deps.session_factory) as session:
             due = lq.due_for_test(session=session, now=now, limit=SWEEP_BATCH)
             for item in due:
