@@ -170,3 +170,13 @@ def test_slow_retests_do_not_delay_acks_or_new_cards(
             assert len(kibana.requests_in_flight()) >= 1  # the re-tests were still held
         finally:
             kibana.set_delay(0, path_contains="_execute")
+
+
+def test_the_bots_own_sweep_finds_due_retests(
+    database_url: str, slack: FakeSlack, kibana: FakeKibana
+) -> None:
+    with lifecycle_bot(database_url, slack, kibana, lifecycle_sweep_seconds=0.1) as bot:
+        ids = seed_managed(bot, 3)
+        wait_until(lambda: _tested(bot) == len(ids), what="the sweep thread's re-tests")
+        bot.wait_idle()
+        assert len(_retest_jobs(bot)) == len(ids)

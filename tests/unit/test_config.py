@@ -472,3 +472,11 @@ def test_the_elasticsearch_key_is_masked_in_logs(env: pytest.MonkeyPatch) -> Non
     line = RedactingFilter(secrets).redact(f"calling es with ApiKey {ES_KEY} now")
     assert ES_KEY not in line
     assert MASK in line
+
+
+def test_lifecycle_settings_are_read_and_checked(env: pytest.MonkeyPatch) -> None:
+    _set(env, LIFECYCLE_CONCURRENCY="8", LIFECYCLE_SWEEP_SECONDS="5")
+    settings = load_settings()
+    assert (settings.lifecycle_concurrency, settings.lifecycle_sweep_seconds) == (8, 5.0)
+    problems = _problems(env, LIFECYCLE_CONCURRENCY="0")
+    assert _named(problems, "LIFECYCLE_CONCURRENCY"), problems
