@@ -326,7 +326,11 @@ class JobRunner:
             except Exception:  # e.g. the database is briefly down: keep going
                 log.exception("could not claim a job")
                 ran = False
-            if not ran:
+            if not ran and lane is Lane.LIFECYCLE:
+                # Lifecycle work is never urgent: poll instead of waking at every commit, so
+                # its threads add no claims (write transactions on SQLite) to busy moments.
+                self._stop.wait(self._poll)
+            elif not ran:
                 self._deps.wake_event.wait(self._poll)
                 self._deps.wake_event.clear()
 

@@ -16,6 +16,7 @@ from bot.domain.enums import AuditAction, JobKind, Provider
 from bot.domain.fields import SPACE_ID
 from bot.domain.lifecycle import ManagedState, ManagedSummary, adoptable_provider, visible
 from bot.domain.lifecycle import next_test_at as scheduled_at
+from bot.domain.policy.matching import RequestFacts
 from bot.domain.resources import Resource, Target
 from bot.errors import BotError, NotAuthorizedError
 from bot.services.backends.base import BackendError, BackendUnavailableError
@@ -116,7 +117,16 @@ def _insert(
     actor: str,
 ) -> ManagedSummary:
     now = deps.clock()
-    settings = effective_lifecycle(deps, None)
+    settings = effective_lifecycle(
+        deps,
+        RequestFacts(
+            target=target,
+            space=space_id,
+            provider=provider,
+            requester=owner,
+            model=resource.model,
+        ),
+    )
     try:
         with session_scope(deps.session_factory) as session:
             row = lq.add_managed(

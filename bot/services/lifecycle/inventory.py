@@ -14,6 +14,7 @@ from bot.db import lifecycle_queries as lq
 from bot.db.models import ApprovalDecision, ConnectorRequest, ManagedConnector
 from bot.db.session import session_scope
 from bot.domain.lifecycle import ManagedState, ManagedSummary, next_test_at, visible
+from bot.domain.policy.matching import RequestFacts, match_rule
 from bot.domain.policy.model import Lifecycle
 from bot.domain.resources import Resource, Target
 from bot.domain.schemas import Outcome
@@ -66,11 +67,10 @@ def known_targets(deps: Deps) -> list[str]:
     return [target.key for target in deps.governance.targets]
 
 
-def effective_lifecycle(deps: Deps, row: ConnectorRequest | None) -> Lifecycle:
-    """The lifecycle settings for a connector: the matching policy rule's, else the top
-    level's (rule matching joins here once requests carry their rule)."""
-    del row
-    return deps.governance.lifecycle_for(None)
+def effective_lifecycle(deps: Deps, facts: RequestFacts) -> Lifecycle:
+    """The lifecycle settings for a connector: those of the policy rule it matches (first
+    match wins), else the top level's."""
+    return deps.governance.lifecycle_for(match_rule(deps.governance, facts))
 
 
 def is_approver(deps: Deps, user: str) -> bool:
@@ -94,11 +94,19 @@ def record_provisioned(
             )
         )
     )
-    settings = effective_lifecycle(deps, row)
+    target = request_target(deps, row)
+    facts = RequestFacts(
+        target=target,
+        space=row.space_id,
+        provider=row.provider,
+        requester=row.requested_by_slack_id,
+        model=resource.model,
+    )
+    settings = effective_lifecycle(deps, facts)
     managed = lq.add_managed(
         session=session,
         row=ManagedConnector(
-            target=request_target(deps, row),
+            target=target,
             space_id=row.space_id,
             resource_id=resource.id,
             backend=row.backend or "connector",
