@@ -81,6 +81,9 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
     def lifecycle_job(handler: Callable[[Deps, JobContext], None], **hooks: Any) -> JobSpec:
         return JobSpec(handler=handler, lane=Lane.LIFECYCLE, retry=lifecycle, **hooks)
 
+    def lifecycle_slack_job(handler: Callable[[Deps, JobContext], None]) -> JobSpec:
+        return JobSpec(handler=handler, lane=Lane.LIFECYCLE, retry=slack)
+
     return {
         JobKind.POST_CARD: slack_job(notifications.post_card),
         JobKind.REFRESH_CARD: slack_job(notifications.refresh_card),
@@ -91,9 +94,11 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.TEST_CONNECTOR: kibana_job(provisioning.run_connector_test),
         JobKind.RETEST: lifecycle_job(retests.run_retest, on_exhausted=retests.retest_unreachable),
         JobKind.RECONCILE: lifecycle_job(reconcile.reconcile),
-        JobKind.LIFECYCLE_NOTICE: slack_job(lifecycle_notices.post_notice),
-        JobKind.ADOPTED_MESSAGE: slack_job(lifecycle_notices.post_adopted),
-        JobKind.LIFECYCLE_DIGEST: slack_job(lifecycle_notices.post_digest),
+        # Lifecycle messages are Slack calls retried like Slack's, but on the lifecycle lane:
+        # a thousand failing connectors never queue ahead of a new request's card.
+        JobKind.LIFECYCLE_NOTICE: lifecycle_slack_job(lifecycle_notices.post_notice),
+        JobKind.ADOPTED_MESSAGE: lifecycle_slack_job(lifecycle_notices.post_adopted),
+        JobKind.LIFECYCLE_DIGEST: lifecycle_slack_job(lifecycle_notices.post_digest),
     }
 
 
