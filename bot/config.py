@@ -160,6 +160,12 @@ class Settings(DatabaseSettings):
     sweep_seconds: float = Field(
         default=30.0, gt=0, le=3600, description="How often expiry and reminders are looked for."
     )
+    lifecycle_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Re-tests and reconciliations at once per target."
+    )
+    lifecycle_sweep_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="How often due lifecycle work is looked for."
+    )
     log_level: str = "INFO"
     slash_command: str = "/llm-connector"
     audit_index: str | None = Field(

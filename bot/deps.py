@@ -37,6 +37,8 @@ class Policy:
     kibana_retry_window_seconds: float = 600.0  # Kibana restarts take 1 to 3 minutes
     notify_max_attempts: int = 14  # 1+2+4+…+256 s, then 300 s steps: about 25 minutes
     provision_backend: BackendSetting = BackendSetting.AUTO  # PROVISION_BACKEND
+    lifecycle_concurrency: int = 4  # LIFECYCLE_CONCURRENCY: lifecycle jobs at once per target
+    lifecycle_sweep_seconds: float = 30.0  # LIFECYCLE_SWEEP_SECONDS
 
 
 class TtlValue:

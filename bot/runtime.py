@@ -82,6 +82,8 @@ def policy_from(settings: Settings) -> Policy:
         kibana_retry_base_seconds=settings.kibana_retry_base_seconds,
         kibana_retry_window_seconds=settings.kibana_retry_window_seconds,
         provision_backend=settings.provision_backend,
+        lifecycle_concurrency=settings.lifecycle_concurrency,
+        lifecycle_sweep_seconds=settings.lifecycle_sweep_seconds,
     )
 
 
@@ -133,9 +135,12 @@ def build_runtime(
     targets = build_target_clients(governance, settings)
     engine = make_engine(
         settings.database_url,
-        pool_size=max(5, settings.worker_threads + 4),
-        # listeners, workers, the lease keeper, the expiry sweep and /healthz
-        threads=settings.http_threads + settings.worker_threads + 4,
+        pool_size=max(5, settings.worker_threads + settings.lifecycle_concurrency + 5),
+        # listeners, workers (lifecycle too), the lease keeper, the sweeps and /healthz
+        threads=settings.http_threads
+        + settings.worker_threads
+        + settings.lifecycle_concurrency
+        + 5,
     )
     upgrade_database(engine)
     session_factory = make_session_factory(engine, info=_session_info(settings, governance))

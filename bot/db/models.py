@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from bot.db.base import Base, utcnow
 from bot.domain.enums import Decision, JobStatus, RequestStatus
+from bot.domain.lifecycle import ManagedState
 
 
 def _in(column: str, values: list[str]) -> str:
@@ -163,6 +164,63 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # Jobs sharing a key are limited in how many run at once (lifecycle: one key per target).
+    concurrency_key: Mapped[str | None] = mapped_column(String(100))
+
+
+class ManagedConnector(Base):
+    """A connector or inference endpoint in the bot's inventory (created by it, or adopted)."""
+
+    __tablename__ = "managed_connector"
+    __table_args__ = (
+        CheckConstraint(_in("state", [s.value for s in ManagedState]), name="state"),
+        UniqueConstraint("target", "space_id", "resource_id", name="uq_managed_connector_resource"),
+        Index("ix_managed_connector_state_next_test", "state", "next_test_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(64))
+    space_id: Mapped[str] = mapped_column(String(100))
+    resource_id: Mapped[str] = mapped_column(String(200))  # connector id or inference id
+    backend: Mapped[str] = mapped_column(String(20))  # "connector" or "inference"
+    type_id: Mapped[str] = mapped_column(String(60))  # connector type, or inference service
+    name: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(200))
+    owner_slack_id: Mapped[str] = mapped_column(String(32))
+    approvers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("connector_request.id"), index=True)
+    thread_channel: Mapped[str | None] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(20), default=ManagedState.ACTIVE.value)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    last_test_at: Mapped[datetime | None]
+    last_test_ok: Mapped[bool | None]
+    last_test_latency_ms: Mapped[int | None] = mapped_column(Integer)
+    last_test_message: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_test_at: Mapped[datetime | None]
+    # The effective lifecycle settings when the row was made (a policy rule may override).
+    retest_every_seconds: Mapped[int] = mapped_column(Integer)
+    failing_after: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None]
+    # The non-secret settings as last seen in Kibana/Elasticsearch: the drift baseline.
+    settings_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    reconciled_at: Mapped[datetime | None]
+    # Bumped by every write: the compare-and-set token of read-then-update use cases.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ScheduledTask(Base):
+    """A periodic task (reconciliation, the digest) claimed by compare-and-set of next_run_at."""
+
+    __tablename__ = "scheduled_task"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_run_at: Mapped[datetime]
+    last_run_at: Mapped[datetime | None]
 
 
 class AppendOnlyError(RuntimeError):

@@ -250,6 +250,7 @@ def enqueue(
     request_id: int | None,
     payload: dict[str, Any] | None = None,
     run_after: datetime | None = None,
+    concurrency_key: str | None = None,
 ) -> None:
     session.add(
         Job(
@@ -257,6 +258,7 @@ def enqueue(
             request_id=request_id,
             payload=payload or {},
             run_after=run_after or utcnow(),
+            concurrency_key=concurrency_key,
         )
     )
 

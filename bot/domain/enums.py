@@ -59,6 +59,11 @@ class JobKind(StrEnum):
     REMIND = "reminder.post"  # a reminder in the card's thread
     ESCALATE = "escalation.post"  # the escalation: in the thread, or a DM to one person
     ESCALATE_DM = "escalation.dm"
+    RETEST = "lifecycle.retest"
+    RECONCILE = "lifecycle.reconcile"
+    LIFECYCLE_NOTICE = "lifecycle.notice"
+    ADOPTED_MESSAGE = "lifecycle.adopted"
+    LIFECYCLE_DIGEST = "lifecycle.digest"
 
 
 class JobStatus(StrEnum):
@@ -98,3 +103,5 @@ class AuditAction(StrEnum):
     AUDIT_EXPORTED = "audit_exported"
     REMINDED = "reminded"
     ESCALATED = "escalated"
+    ADOPTED = "adopted"
+    MANAGED_STATE_CHANGED = "managed_state_changed"

@@ -55,6 +55,7 @@ class Lane(StrEnum):
     SLACK = "slack"
     KIBANA = "kibana"
     AUDIT = "audit"  # copies of audit events for AUDIT_INDEX: never in front of Slack work
+    LIFECYCLE = "lifecycle"  # re-tests and reconciliation: never delays the two above
 
 
 @dataclass(frozen=True)

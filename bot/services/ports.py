@@ -7,6 +7,7 @@ from typing import Protocol
 from bot.domain.audit import AuditExport
 from bot.domain.enums import Notice
 from bot.domain.home import HomeContent
+from bot.domain.lifecycle import Audience, LifecycleNotice, ManagedSummary
 from bot.domain.policy.reminders import EscalationNotice, ReminderNotice
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 
@@ -59,4 +60,17 @@ class Notifier(Protocol):
         self, request: RequestSnapshot, escalation: EscalationNotice, *, user: str | None
     ) -> None:
         """Escalate in the card's thread (``user`` None) or by a DM to ``user``."""
+
+    def lifecycle_notice(
+        self, connector: ManagedSummary, notice: LifecycleNotice, *, audience: Audience
+    ) -> None:
+        """Tell the connector's thread, its owner or the notify channel about an event."""
+        ...
+
+    def post_adopted(self, connector: ManagedSummary, *, adopted_by: str) -> tuple[str, str]:
+        """Post the root message of an adopted connector; return its channel id and ts."""
+        ...
+
+    def lifecycle_digest(self, failing: list[ManagedSummary]) -> None:
+        """Post the digest of failing connectors to the notify channel."""
         ...

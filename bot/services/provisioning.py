@@ -28,6 +28,7 @@ from bot.services.backends.base import (
     ProvisioningBackend,
 )
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
+from bot.services.lifecycle import inventory
 from bot.services.transitions import announce, move
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ def _mark_provisioned(deps: Deps, work: _Work, resource: Resource) -> None:
             values={"warnings": [*row.warnings, *warnings]},
         )
         if changed:
+            inventory.record_provisioned(session, deps, row, resource, deps.clock())
             announce(session, request_id=work.request_id)
             queries.enqueue(
                 session=session, kind=JobKind.TEST_CONNECTOR, request_id=work.request_id
@@ -207,6 +209,9 @@ def _finish_test(deps: Deps, work: _Work, outcome: Outcome) -> None:
             detail={"ok": outcome.ok},
             values={"result": outcome.model_dump(mode="json")},
         ):
+            inventory.record_first_test(
+                session, request_id=work.request_id, outcome=outcome, now=deps.clock()
+            )
             _queue_outcome_notices(session, deps, work.request_id)
     deps.wake_workers()
 

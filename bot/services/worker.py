@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.db import queries
+from bot.db import lifecycle_queries, queries
 from bot.db.session import session_scope
 from bot.deps import Deps, Policy
 from bot.domain.enums import JobKind, JobStatus
@@ -24,6 +24,9 @@ from bot.services.jobs import (
     RetryLaterError,
     RetryPolicy,
 )
+from bot.services.lifecycle import notices as lifecycle_notices
+from bot.services.lifecycle import reconcile, retests
+from bot.services.lifecycle.schedule import run_lifecycle_sweep
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -70,6 +73,20 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
             on_buried=provisioning.abandon,
         )
 
+    # Re-tests and reconciliation: a few quick retries when Kibana is away (the next
+    # scheduled run comes anyway), never the provisioning window.
+    lifecycle = RetryPolicy(
+        base_seconds=max(policy.kibana_retry_base_seconds, 0.01),
+        cap_seconds=policy.kibana_retry_cap_seconds,
+        max_attempts=3,
+    )
+
+    def lifecycle_job(handler: Callable[[Deps, JobContext], None], **hooks: Any) -> JobSpec:
+        return JobSpec(handler=handler, lane=Lane.LIFECYCLE, retry=lifecycle, **hooks)
+
+    def lifecycle_slack_job(handler: Callable[[Deps, JobContext], None]) -> JobSpec:
+        return JobSpec(handler=handler, lane=Lane.LIFECYCLE, retry=slack)
+
     return {
         JobKind.POST_CARD: slack_job(notifications.post_card),
         JobKind.REFRESH_CARD: slack_job(notifications.refresh_card),
@@ -84,15 +101,26 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.REMIND: slack_job(reminders.send_reminder),
         JobKind.ESCALATE: slack_job(reminders.send_escalation),
         JobKind.ESCALATE_DM: slack_job(reminders.send_escalation),
+        JobKind.RETEST: lifecycle_job(retests.run_retest, on_exhausted=retests.retest_unreachable),
+        JobKind.RECONCILE: lifecycle_job(reconcile.reconcile),
+        # Lifecycle messages are Slack calls retried like Slack's, but on the lifecycle lane:
+        # a thousand failing connectors never queue ahead of a new request's card.
+        JobKind.LIFECYCLE_NOTICE: lifecycle_slack_job(lifecycle_notices.post_notice),
+        JobKind.ADOPTED_MESSAGE: lifecycle_slack_job(lifecycle_notices.post_adopted),
+        JobKind.LIFECYCLE_DIGEST: lifecycle_slack_job(lifecycle_notices.post_digest),
     }
 
 
-def lane_threads(total: int) -> dict[Lane, int]:
+def lane_threads(total: int, *, lifecycle: int = 0) -> dict[Lane, int]:
     """Split WORKER_THREADS between the lanes: half each (Kibana gets the odd one), at least
     one per lane, so a Kibana call holding threads never delays a card update; audit copies
-    to Elasticsearch get one thread of their own."""
+    to Elasticsearch get one thread of their own. Lifecycle work has ``lifecycle`` threads of
+    its own (LIFECYCLE_CONCURRENCY) on top."""
     slack = max(1, total // 2)
-    return {Lane.SLACK: slack, Lane.KIBANA: max(1, total - slack), Lane.AUDIT: 1}
+    lanes = {Lane.SLACK: slack, Lane.KIBANA: max(1, total - slack), Lane.AUDIT: 1}
+    if lifecycle > 0:
+        lanes[Lane.LIFECYCLE] = lifecycle
+    return lanes
 
 
 class JobRunner:
@@ -108,7 +136,8 @@ class JobRunner:
         sweep_seconds: float = 30.0,
     ) -> None:
         self._deps = deps
-        self._threads = lane_threads(threads)
+        self._threads = lane_threads(threads, lifecycle=deps.policy.lifecycle_concurrency)
+        self._limited_claims = threading.Lock()  # lifecycle claims count running jobs
         self._specs = job_specs(deps.policy)
         self._kinds = {
             lane: frozenset(kind for kind, spec in self._specs.items() if spec.lane is lane)
@@ -130,7 +159,11 @@ class JobRunner:
             for lane, count in self._threads.items()
             for n in range(count)
         ]
-        targets += [("job-lease-keeper", self._keep_leases), ("request-expiry", self._expire_loop)]
+        targets += [
+            ("job-lease-keeper", self._keep_leases),
+            ("request-expiry", self._expire_loop),
+            ("lifecycle-sweep", self._lifecycle_loop),
+        ]
         for name, target in targets:
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -156,24 +189,13 @@ class JobRunner:
 
     def run_once(self, lane: Lane | None = None) -> bool:
         """Claim and run one due job (of ``lane``, or any); False when there was none."""
-        now = self._deps.clock()
-        with session_scope(self._deps.session_factory) as session:
-            job = queries.claim_job(
-                session=session,
-                owner=self.owner,
-                now=now,
-                lease_until=now + self._lease,
-                kinds=None if lane is None else self._kinds[lane],
-            )
-            if job is None:
-                return False
-            context = JobContext(
-                id=job.id,
-                kind=JobKind(job.kind),
-                request_id=job.request_id,
-                payload=dict(job.payload),
-                attempt=job.attempts,
-            )
+        if lane is Lane.LIFECYCLE:
+            with self._limited_claims:
+                context = self._claim(lane)
+        else:
+            context = self._claim(lane)
+        if context is None:
+            return False
         with self._running_lock:
             self._running.add(context.id)
         try:
@@ -182,6 +204,36 @@ class JobRunner:
             with self._running_lock:
                 self._running.discard(context.id)
         return True
+
+    def _claim(self, lane: Lane | None) -> JobContext | None:
+        now = self._deps.clock()
+        with session_scope(self._deps.session_factory) as session:
+            if lane is Lane.LIFECYCLE:
+                job = lifecycle_queries.claim_limited_job(
+                    session=session,
+                    owner=self.owner,
+                    now=now,
+                    lease_until=now + self._lease,
+                    kinds=self._kinds[lane],
+                    limit=self._deps.policy.lifecycle_concurrency,
+                )
+            else:
+                job = queries.claim_job(
+                    session=session,
+                    owner=self.owner,
+                    now=now,
+                    lease_until=now + self._lease,
+                    kinds=None if lane is None else self._kinds[lane],
+                )
+            if job is None:
+                return None
+            return JobContext(
+                id=job.id,
+                kind=JobKind(job.kind),
+                request_id=job.request_id,
+                payload=dict(job.payload),
+                attempt=job.attempts,
+            )
 
     def _execute(self, job: JobContext) -> None:
         spec = self._specs[job.kind]
@@ -289,7 +341,11 @@ class JobRunner:
             except Exception:  # e.g. the database is briefly down: keep going
                 log.exception("could not claim a job")
                 ran = False
-            if not ran:
+            if not ran and lane is Lane.LIFECYCLE:
+                # Lifecycle work is never urgent: poll instead of waking at every commit, so
+                # its threads add no claims (write transactions on SQLite) to busy moments.
+                self._stop.wait(self._poll)
+            elif not ran:
                 self._deps.wake_event.wait(self._poll)
                 self._deps.wake_event.clear()
 
@@ -326,6 +382,13 @@ class JobRunner:
                     nudged,
                     purged,
                 )
+
+    def _lifecycle_loop(self) -> None:
+        while not self._stop.wait(self._deps.policy.lifecycle_sweep_seconds):
+            try:
+                run_lifecycle_sweep(self._deps)
+            except Exception:  # the database may be briefly away: try at the next sweep
+                log.exception("could not schedule lifecycle work")
 
     def purge_finished_jobs(self) -> int:
         """Forget jobs done more than a week ago; the audit trail keeps what happened."""

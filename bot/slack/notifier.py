@@ -12,6 +12,7 @@ from slack_sdk.models.blocks import Block
 from bot.domain.audit import AuditExport
 from bot.domain.enums import Notice
 from bot.domain.home import HomeContent
+from bot.domain.lifecycle import Audience, LifecycleNotice, ManagedSummary
 from bot.domain.policy.reminders import EscalationNotice, ReminderNotice
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
@@ -19,6 +20,7 @@ from bot.slack.views.approval_message import build_card_blocks, card_text
 from bot.slack.views.audit import export_comment, export_empty_text
 from bot.slack.views.common import to_dicts
 from bot.slack.views.home import build_home_view
+from bot.slack.views.lifecycle import adopted_message, digest_message, lifecycle_message
 from bot.slack.views.reminders import escalation_dm, escalation_message, reminder_message
 from bot.slack.views.results import (
     kibana_retrying_message,
@@ -128,6 +130,33 @@ class SlackNotifier:
         else:
             text, blocks = escalation_dm(request, escalation)
             self._post(user, text, blocks)
+
+    def lifecycle_notice(
+        self, connector: ManagedSummary, notice: LifecycleNotice, *, audience: Audience
+    ) -> None:
+        text, blocks = lifecycle_message(connector, notice, audience=audience)
+        if audience is Audience.THREAD:
+            self._post(connector.thread_channel, text, blocks, thread_ts=connector.thread_ts)
+        elif audience is Audience.OWNER:
+            self._post(connector.owner, text, blocks)
+        elif self._notify_channel:
+            self._post(self._notify_channel, text, blocks)
+
+    def post_adopted(self, connector: ManagedSummary, *, adopted_by: str) -> tuple[str, str]:
+        text, blocks = adopted_message(connector, adopted_by=adopted_by)
+        response = self._call(
+            "chat_postMessage",
+            channel=self._approval_channel,
+            text=text,
+            blocks=to_dicts(blocks),
+            unfurl_links=False,
+        )
+        return str(response["channel"]), str(response["ts"])
+
+    def lifecycle_digest(self, failing: list[ManagedSummary]) -> None:
+        if self._notify_channel:
+            text, blocks = digest_message(failing)
+            self._post(self._notify_channel, text, blocks)
 
     def _post(
         self, channel: str | None, text: str, blocks: list[Block], *, thread_ts: str | None = None

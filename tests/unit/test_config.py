@@ -527,3 +527,11 @@ def test_the_sweep_interval_is_configurable_and_checked(env: pytest.MonkeyPatch)
     _set(env, SWEEP_SECONDS="5")
     assert load_settings().sweep_seconds == 5.0
     assert _named(_problems(env, SWEEP_SECONDS="0"), "SWEEP_SECONDS")
+
+
+def test_lifecycle_settings_are_read_and_checked(env: pytest.MonkeyPatch) -> None:
+    _set(env, LIFECYCLE_CONCURRENCY="8", LIFECYCLE_SWEEP_SECONDS="5")
+    settings = load_settings()
+    assert (settings.lifecycle_concurrency, settings.lifecycle_sweep_seconds) == (8, 5.0)
+    problems = _problems(env, LIFECYCLE_CONCURRENCY="0")
+    assert _named(problems, "LIFECYCLE_CONCURRENCY"), problems

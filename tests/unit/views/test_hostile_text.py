@@ -464,3 +464,61 @@ def test_the_notifier_posts_reminders_in_the_thread_and_escalation_dms_to_the_us
     ]
     for call in calls:
         _assert_clean({key: value for key, value in call.items() if key in {"text", "blocks"}})
+
+
+def _hostile_managed() -> Any:
+    from bot.domain.lifecycle import ManagedState, ManagedSummary
+
+    return ManagedSummary(
+        id=3,
+        target=HOSTILE,
+        space_id=HOSTILE,
+        resource_id=HOSTILE,
+        backend="connector",
+        type_id=HOSTILE,
+        name=HOSTILE,
+        provider=HOSTILE,
+        model=HOSTILE,
+        owner=REQUESTER,
+        state=ManagedState.FAILING,
+        state_reason=HOSTILE,
+        reference=HOSTILE,
+        last_test_at=NOW,
+        last_test_ok=False,
+        last_test_latency_ms=12,
+        last_test_message=HOSTILE,
+        thread_channel="CAPPROVALS",
+        thread_ts="1700000000.000100",
+    )
+
+
+def test_lifecycle_messages_escape_every_hostile_text() -> None:
+    from bot.domain.lifecycle import Audience, Change, LifecycleEvent, LifecycleNotice
+    from bot.slack.listeners.lifecycle import adopt_usage
+    from bot.slack.views.lifecycle import (
+        adopt_answer_text,
+        adopted_message,
+        build_inventory_blocks,
+        digest_message,
+        lifecycle_message,
+    )
+
+    connector = _hostile_managed()
+    for event in LifecycleEvent:
+        notice = LifecycleNotice(
+            event=event,
+            message=f"{HOSTILE} {HOSTILE_URL}",
+            hint=HOSTILE,
+            changes=(Change(HOSTILE, HOSTILE, {"x": HOSTILE}),),
+            failures=2,
+            failing_after=2,
+        )
+        for audience in Audience:
+            _assert_clean(_message(*lifecycle_message(connector, notice, audience=audience)))
+    _assert_clean(_message(*adopted_message(connector, adopted_by=APPROVER)))
+    _assert_clean(_message(*digest_message([connector])))
+    for everyone in (True, False):
+        _assert_clean(_message(*build_inventory_blocks([connector], everyone=everyone)))
+        _assert_clean(_message(*build_inventory_blocks([], everyone=everyone)))
+    _assert_clean({"text": adopt_answer_text(connector)})
+    _assert_clean({"text": adopt_usage("/llm-connector")})

@@ -1,0 +1,242 @@
+"""Reads and writes of the connector inventory and the periodic tasks; never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, func, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from bot.db.base import utcnow
+from bot.db.models import Job, ManagedConnector, ScheduledTask
+from bot.domain.enums import JobKind, JobStatus
+from bot.domain.lifecycle import RECONCILED_STATES, TESTED_STATES, ManagedState
+
+
+@dataclass(frozen=True)
+class DueTest:
+    managed_id: int
+    due: datetime
+    every_seconds: int
+    target: str
+
+
+# Any constant: the PostgreSQL advisory lock that makes limited claims one at a time.
+_LIMITED_CLAIM_LOCK = 0x4C1FEC7C
+
+
+def add_managed(*, session: Session, row: ManagedConnector) -> ManagedConnector:
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_managed(*, session: Session, managed_id: int) -> ManagedConnector | None:
+    return session.get(ManagedConnector, managed_id)
+
+
+def get_managed_by_resource(
+    *, session: Session, target: str, space_id: str, resource_id: str
+) -> ManagedConnector | None:
+    return session.scalars(
+        select(ManagedConnector).where(
+            ManagedConnector.target == target,
+            ManagedConnector.space_id == space_id,
+            ManagedConnector.resource_id == resource_id,
+        )
+    ).one_or_none()
+
+
+def get_managed_by_request(*, session: Session, request_id: int) -> ManagedConnector | None:
+    return session.scalars(
+        select(ManagedConnector).where(ManagedConnector.request_id == request_id)
+    ).first()
+
+
+def managed_resource_taken(*, session: Session, target: str, resource_id: str) -> bool:
+    """True when any managed row of the target has this id (inference ids are cluster-wide)."""
+    found = session.scalar(
+        select(ManagedConnector.id).where(
+            ManagedConnector.target == target, ManagedConnector.resource_id == resource_id
+        )
+    )
+    return found is not None
+
+
+def update_managed(
+    *, session: Session, managed_id: int, version: int, values: dict[str, Any]
+) -> bool:
+    """Compare-and-set on the row's version; True only when nobody wrote it since it was read."""
+    result = session.execute(
+        update(ManagedConnector)
+        .where(ManagedConnector.id == managed_id, ManagedConnector.version == version)
+        .values(version=version + 1, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE always yields a cursor result
+    changed = result.rowcount == 1
+    if changed:
+        session.expire_all()
+    return changed
+
+
+def set_thread(*, session: Session, managed_id: int, channel: str, ts: str) -> bool:
+    """Store the thread of a row that has none yet (the adopt message); True when stored."""
+    result = session.execute(
+        update(ManagedConnector)
+        .where(ManagedConnector.id == managed_id, ManagedConnector.thread_ts.is_(None))
+        .values(thread_channel=channel, thread_ts=ts)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE always yields a cursor result
+    return result.rowcount == 1
+
+
+def due_for_test(*, session: Session, now: datetime, limit: int) -> list[DueTest]:
+    """Rows whose re-test is due, oldest first, through the (state, next_test_at) index;
+    rows locked by another replica's sweep are skipped."""
+    rows = session.execute(
+        select(
+            ManagedConnector.id,
+            ManagedConnector.next_test_at,
+            ManagedConnector.retest_every_seconds,
+            ManagedConnector.target,
+        )
+        .where(
+            ManagedConnector.state.in_([state.value for state in TESTED_STATES]),
+            ManagedConnector.next_test_at <= now,
+        )
+        .order_by(ManagedConnector.next_test_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [
+        DueTest(int(row_id), due, int(every), str(target))
+        for row_id, due, every, target in rows
+        if due is not None
+    ]
+
+
+def claim_test(*, session: Session, managed_id: int, due: datetime, next_at: datetime) -> bool:
+    """Move a due row's next_test_at on, only if it still is ``due``: the one claim of it."""
+    result = session.execute(
+        update(ManagedConnector)
+        .where(ManagedConnector.id == managed_id, ManagedConnector.next_test_at == due)
+        .values(next_test_at=next_at)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE always yields a cursor result
+    return result.rowcount == 1
+
+
+def reconcile_groups(*, session: Session) -> list[tuple[str, str, str]]:
+    """Each (target, space, back-end) that has rows to reconcile."""
+    rows = session.execute(
+        select(ManagedConnector.target, ManagedConnector.space_id, ManagedConnector.backend)
+        .where(ManagedConnector.state.in_([state.value for state in RECONCILED_STATES]))
+        .distinct()
+    ).all()
+    return [(str(target), str(space), str(backend)) for target, space, backend in rows]
+
+
+def list_managed_in(
+    *, session: Session, target: str, space_id: str | None, backend: str
+) -> list[ManagedConnector]:
+    """Rows to reconcile in one target and space (inference endpoints: every space)."""
+    where = [
+        ManagedConnector.target == target,
+        ManagedConnector.backend == backend,
+        ManagedConnector.state.in_([state.value for state in RECONCILED_STATES]),
+    ]
+    if space_id is not None:
+        where.append(ManagedConnector.space_id == space_id)
+    return list(
+        session.scalars(select(ManagedConnector).where(*where).order_by(ManagedConnector.id))
+    )
+
+
+def list_managed(
+    *, session: Session, owner: str | None = None, states: Collection[ManagedState] | None = None
+) -> list[ManagedConnector]:
+    """The inventory (of one owner when given), newest first."""
+    where = []
+    if owner is not None:
+        where.append(ManagedConnector.owner_slack_id == owner)
+    if states is not None:
+        where.append(ManagedConnector.state.in_([state.value for state in states]))
+    return list(
+        session.scalars(select(ManagedConnector).where(*where).order_by(ManagedConnector.id.desc()))
+    )
+
+
+def claim_task(*, session: Session, name: str, now: datetime, next_run_at: datetime) -> bool:
+    """Take a periodic task that is due by moving its next run on; True for the one claimer."""
+    result = session.execute(
+        update(ScheduledTask)
+        .where(ScheduledTask.name == name, ScheduledTask.next_run_at <= now)
+        .values(next_run_at=next_run_at, last_run_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE always yields a cursor result
+    return result.rowcount == 1
+
+
+def set_task_due(*, session: Session, name: str, at: datetime) -> None:
+    session.execute(
+        update(ScheduledTask)
+        .where(ScheduledTask.name == name)
+        .values(next_run_at=at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def claim_limited_job(
+    *,
+    session: Session,
+    owner: str,
+    now: datetime,
+    lease_until: datetime,
+    kinds: Collection[JobKind],
+    limit: int,
+) -> Job | None:
+    """Lease the oldest due job of ``kinds`` whose concurrency key has fewer than ``limit``
+    jobs running (leased). On PostgreSQL an advisory lock makes these claims one at a time
+    across replicas, so the count cannot be raced; the caller serialises them in-process."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LIMITED_CLAIM_LOCK})
+    kind_values = [kind.value for kind in kinds]
+    running = session.execute(
+        select(Job.concurrency_key, func.count())
+        .where(
+            Job.kind.in_(kind_values),
+            Job.status == JobStatus.QUEUED.value,
+            Job.concurrency_key.is_not(None),
+            Job.lease_expires_at >= now,
+        )
+        .group_by(Job.concurrency_key)
+    ).all()
+    saturated = [str(key) for key, count in running if int(count) >= limit]
+    free_key = [or_(Job.concurrency_key.is_(None), Job.concurrency_key.not_in(saturated))]
+    job = session.scalars(
+        select(Job)
+        .where(
+            Job.kind.in_(kind_values),
+            Job.status == JobStatus.QUEUED.value,
+            Job.run_after <= now,
+            or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now),
+            *(free_key if saturated else []),
+        )
+        .order_by(Job.run_after, Job.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).one_or_none()
+    if job is None:
+        return None
+    job.lease_owner = owner
+    job.lease_expires_at = lease_until
+    job.attempts += 1
+    session.flush()
+    return job

@@ -1,0 +1,198 @@
+"""Messages of the connector lifecycle: the thread story, DMs, the notify channel, the
+digest, the adopt message and the inventory listing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from bot.domain.lifecycle import (
+    Audience,
+    Change,
+    LifecycleEvent,
+    LifecycleNotice,
+    ManagedState,
+    ManagedSummary,
+)
+from bot.slack.views.common import code, context, escape, mention, section, slack_date, truncate
+
+MAX_LISTED = 30
+STATE_ICON = {
+    ManagedState.ACTIVE: ":large_green_circle:",
+    ManagedState.FAILING: ":red_circle:",
+    ManagedState.DRIFTED: ":large_orange_circle:",
+    ManagedState.EXPIRED: ":white_circle:",
+    ManagedState.RETIRED: ":black_circle:",
+}
+
+
+def _name(connector: ManagedSummary) -> str:
+    return f"*{escape(truncate(connector.name, 80))}*"
+
+
+def _where(connector: ManagedSummary) -> str:
+    space = (
+        "cluster-wide" if connector.backend == "inference" else f"space {code(connector.space_id)}"
+    )
+    return f"{code(connector.resource_id)} ({space}, {escape(connector.target)})"
+
+
+def _plain(text: str) -> str:
+    return text.replace("*", "")
+
+
+def _value(value: Any) -> str:
+    shown = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return code(truncate(shown, 150))
+
+
+def _changes(changes: Sequence[Change]) -> str:
+    return "\n".join(
+        f"• {code(change.key)}: {_value(change.old)} → {_value(change.new)}" for change in changes
+    )
+
+
+def _why(notice: LifecycleNotice) -> str:
+    lines = []
+    if notice.message:
+        lines.append(f"It said: {escape(truncate(notice.message, 600))}")
+    if notice.hint:
+        lines.append(f"Likely cause: {escape(truncate(notice.hint, 600))}")
+    return "\n".join(lines)
+
+
+def _headline(connector: ManagedSummary, notice: LifecycleNotice) -> str:
+    name = _name(connector)
+    event = notice.event
+    if event is LifecycleEvent.FAILING:
+        return (
+            f":red_circle: {name} is *failing*: its re-test failed {notice.failures} times in a "
+            "row."
+        )
+    if event is LifecycleEvent.RETEST_FAILED:
+        after = max(notice.failing_after, notice.failures)
+        return (
+            f":warning: Re-test of {name} failed ({notice.failures} of {after} before it "
+            "counts as failing)."
+        )
+    if event is LifecycleEvent.RECOVERED:
+        return f":large_green_circle: {name} passes its re-test again: *active*."
+    if event is LifecycleEvent.DRIFTED:
+        return (
+            f":large_orange_circle: {name} was changed outside the bot (*drifted*). "
+            "Nothing was changed back."
+        )
+    if event is LifecycleEvent.DELETED:
+        return (
+            f":black_circle: {name} was {escape(notice.message or 'deleted')}: *retired*. "
+            "The bot no longer tests it."
+        )
+    return f"{name}: {escape(event.value)}"
+
+
+def lifecycle_message(
+    connector: ManagedSummary, notice: LifecycleNotice, *, audience: Audience
+) -> tuple[str, list[Block]]:
+    """One lifecycle event, for the connector's thread, its owner or the notify channel."""
+    headline = _headline(connector, notice)
+    body = _changes(notice.changes) if notice.changes else _why(notice)
+    if audience is Audience.CHANNEL:
+        text = f"{headline} {_where(connector)}, owner {mention(connector.owner)}"
+        return _plain(text), [section(text)]
+    blocks: list[Block] = [section(headline)]
+    if body:
+        blocks.append(section(body))
+    footer = _where(connector)
+    if connector.reference:
+        footer += f" · {escape(connector.reference)}"
+    blocks.append(context(footer))
+    return _plain(f"{headline} {_where(connector)}"), blocks
+
+
+def adopted_message(connector: ManagedSummary, *, adopted_by: str) -> tuple[str, list[Block]]:
+    """The root message of an adopted connector: its thread from now on."""
+    what = " · ".join(
+        part
+        for part in (
+            code(connector.type_id),
+            escape(connector.provider),
+            f"model {escape(connector.model)}" if connector.model else "",
+        )
+        if part
+    )
+    text = (
+        f":inbox_tray: {mention(adopted_by)} adopted {_name(connector)} {_where(connector)} "
+        f"({what}); owner {mention(connector.owner)}."
+    )
+    note = "The bot re-tests it on schedule and tells this thread what happens to it."
+    return _plain(text), [section(text), context(note)]
+
+
+def digest_message(failing: Sequence[ManagedSummary]) -> tuple[str, list[Block]]:
+    """The daily list of failing connectors."""
+    title = f":red_circle: {len(failing)} managed connector(s) failing their re-tests"
+    lines = []
+    for connector in failing[:MAX_LISTED]:
+        since = f" since {slack_date(connector.last_test_at)}" if connector.last_test_at else ""
+        why = f": {escape(truncate(connector.state_reason, 120))}" if connector.state_reason else ""
+        lines.append(
+            f"• {_name(connector)} {_where(connector)}, owner {mention(connector.owner)}"
+            f"{since}{why}"
+        )
+    blocks: list[Block] = [section(f"*{title}*"), section("\n".join(lines))]
+    if len(failing) > MAX_LISTED:
+        blocks.append(context(f"…and {len(failing) - MAX_LISTED} more."))
+    return _plain(title), blocks
+
+
+def _line(connector: ManagedSummary) -> str:
+    parts = [
+        f"{STATE_ICON[connector.state]} {_name(connector)}",
+        _where(connector),
+        escape(connector.state.value)
+        + (f" ({escape(truncate(connector.state_reason, 80))})" if connector.state_reason else ""),
+        f"owner {mention(connector.owner)}",
+    ]
+    if connector.last_test_at is not None:
+        result = "ok" if connector.last_test_ok else "failed"
+        latency = (
+            f", {connector.last_test_latency_ms} ms"
+            if connector.last_test_latency_ms is not None
+            else ""
+        )
+        parts.append(f"last test {result}{latency} {slack_date(connector.last_test_at)}")
+    return " · ".join(parts)
+
+
+def build_inventory_blocks(
+    connectors: Sequence[ManagedSummary], *, everyone: bool
+) -> tuple[str, list[Block]]:
+    """The inventory a person may see: everything (approvers) or their own connectors."""
+    whose = "The bot manages" if everyone else "You own"
+    if not connectors:
+        text = f"{whose} no connectors yet."
+        return text, [section(text)]
+    text = f"{whose} {len(connectors)} connector(s)"
+    lines = [f"• {_line(connector)}" for connector in connectors[:MAX_LISTED]]
+    blocks: list[Block] = [section(f"*{text}*")]
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(item) + 1 for item in chunk) + len(line) > 2800:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    blocks.append(section("\n".join(chunk)))
+    if len(connectors) > MAX_LISTED:
+        blocks.append(context(f"…and {len(connectors) - MAX_LISTED} more."))
+    return text, blocks
+
+
+def adopt_answer_text(connector: ManagedSummary) -> str:
+    """What the approver who adopted sees."""
+    return (
+        f"Adopted {_name(connector)} {_where(connector)}, owner {mention(connector.owner)}. "
+        "Its first re-test runs now; its story goes to a new thread in the approval channel."
+    )
