@@ -18,6 +18,7 @@ from bot.domain.policy.model import PolicyDocument
 from bot.elasticsearch.client import ElasticsearchClient
 from bot.kibana.client import KibanaClient
 from bot.priority import AckGate
+from bot.services.directory import Directory
 from bot.services.ports import Notifier
 
 
@@ -74,6 +75,8 @@ class Deps:
     # Set when ELASTICSEARCH_URL is: inference endpoints (the quick one answers before acks).
     elasticsearch: ElasticsearchClient | None = None
     elasticsearch_quick: ElasticsearchClient | None = None
+    # Slack user-group members (approvers and `requester:` groups), cached per process.
+    directory: Directory = field(default_factory=Directory)
 
     def wake_workers(self) -> None:
         """Tell this process's workers that new work was committed."""

@@ -26,8 +26,11 @@ from bot.elasticsearch.client import make_http_client as make_es_http_client
 from bot.kibana.client import KibanaClient, make_http_client
 from bot.metrics import metrics_text
 from bot.server import make_wsgi_app
+from bot.services import approvers
+from bot.services.directory import Directory
 from bot.services.worker import JobRunner
 from bot.slack.notifier import SlackNotifier
+from bot.slack.usergroups import usergroup_fetch
 
 if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
@@ -71,6 +74,7 @@ class Runtime:
         self.listeners.shutdown(wait=True, cancel_futures=True)
         self.kibana.close()
         self.deps.kibana_quick.close()
+        self.deps.directory.close()
         for client in (self.deps.elasticsearch, self.deps.elasticsearch_quick):
             if client is not None:
                 client.close()
@@ -120,8 +124,16 @@ def _elasticsearch_clients(
     )
 
 
-def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float = 1.0) -> Runtime:
-    """Migrate the database and build every part; the job runner is not started yet."""
+def build_runtime(
+    settings: Settings,
+    keys: list[bytes],
+    *,
+    poll_seconds: float = 1.0,
+    governance: PolicyDocument | None = None,
+) -> Runtime:
+    """Migrate the database and build every part; the job runner is not started yet.
+
+    ``governance`` replaces the policy built from the settings (tests inject one)."""
     engine = make_engine(
         settings.database_url,
         pool_size=max(5, settings.worker_threads + 4),
@@ -153,6 +165,18 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
         deadline=KIBANA_QUICK_DEADLINE_SECONDS,
     )
     elasticsearch, elasticsearch_quick = _elasticsearch_clients(settings)
+    policy_document = governance or governance_from(settings)
+    # User-group lookups may run while Slack waits for an ack: a client that gives up soon.
+    directory = Directory(
+        usergroup_fetch(
+            WebClient(
+                token=settings.slack_bot_token.get_secret_value(),
+                base_url=str(settings.slack_api_url),
+                timeout=2,
+            )
+        )
+    )
+    directory.prefetch(approvers.policy_groups(policy_document))
     deps = Deps(
         engine=engine,
         session_factory=session_factory,
@@ -166,9 +190,10 @@ def build_runtime(settings: Settings, keys: list[bytes], *, poll_seconds: float 
             slash_command=settings.slash_command,
         ),
         policy=policy_from(settings),
-        governance=governance_from(settings),
+        governance=policy_document,
         elasticsearch=elasticsearch,
         elasticsearch_quick=elasticsearch_quick,
+        directory=directory,
     )
     runner = JobRunner(
         deps,

@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.db import queries
 from bot.db.models import ConnectorRequest
 from bot.db.session import session_scope
+from bot.domain.policy.model import PolicyDocument
 from bot.runtime import Runtime, build_runtime
 from bot.server import make_server, stop_server
 from tests.fakes.kibana import FakeKibana
@@ -101,9 +102,12 @@ class BotHarness:
     _thread: threading.Thread | None = None
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
     _first_cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    governance: PolicyDocument | None = None  # replaces the policy built from the settings
 
     def start(self, *, workers: bool = True) -> BotHarness:
-        self.runtime = build_runtime(self.settings, self.keys, poll_seconds=0.05)
+        self.runtime = build_runtime(
+            self.settings, self.keys, poll_seconds=0.05, governance=self.governance
+        )
         if workers:
             self.runtime.runner.start()
         self._server = make_server(

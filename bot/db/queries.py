@@ -80,14 +80,60 @@ def update_request(*, session: Session, request_id: int, values: dict[str, Any])
 
 
 def add_decision(
-    *, session: Session, request_id: int, decision: str, actor: str, reason: str | None
+    *,
+    session: Session,
+    request_id: int,
+    decision: str,
+    actor: str,
+    reason: str | None,
+    break_glass: bool = False,
 ) -> None:
+    """Record one approver's vote (one per request and approver: the table says so)."""
     session.add(
         ApprovalDecision(
-            request_id=request_id, decision=decision, decided_by_slack_id=actor, reason=reason
+            request_id=request_id,
+            decision=decision,
+            decided_by_slack_id=actor,
+            reason=reason,
+            break_glass=break_glass,
         )
     )
     session.flush()
+
+
+def list_decisions(*, session: Session, request_id: int) -> list[ApprovalDecision]:
+    """A request's votes, in the order they were cast."""
+    return list(
+        session.scalars(
+            select(ApprovalDecision)
+            .where(ApprovalDecision.request_id == request_id)
+            .order_by(ApprovalDecision.id)
+        )
+    )
+
+
+def lock_request(*, session: Session, request_id: int) -> ConnectorRequest | None:
+    """The request row, locked until the transaction ends (PostgreSQL: SELECT … FOR UPDATE;
+    SQLite serialises writing transactions already), so votes on it are counted one by one."""
+    return session.scalars(
+        select(ConnectorRequest)
+        .where(ConnectorRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def count_auto_approved(*, session: Session, requester: str, since: datetime) -> int:
+    """How many of ``requester``'s requests the policy approved by itself since ``since``."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                ConnectorRequest.requested_by_slack_id == requester,
+                ConnectorRequest.auto_approved_at >= since,
+            )
+        )
+        or 0
+    )
 
 
 def add_audit(

@@ -53,6 +53,7 @@ class JobKind(StrEnum):
     NOTIFY_CHANNEL = "notify_channel.post"
     PROVISION = "kibana.provision"
     TEST_CONNECTOR = "kibana.test"
+    DM_APPROVER = "approver.dm"  # payload: user, notice
 
 
 class JobStatus(StrEnum):
@@ -72,6 +73,7 @@ class Notice(StrEnum):
     CLOSED = "closed"
     UNDELIVERED = "undelivered"  # the approval card could not be posted
     KIBANA_RETRYING = "kibana_retrying"  # Kibana failed; the bot keeps trying until a deadline
+    BREAK_GLASS = "break_glass"  # told to the rule's other approvers
 
 
 class AuditAction(StrEnum):
@@ -88,3 +90,6 @@ class AuditAction(StrEnum):
     SECRETS_ERASED = "secrets_erased"
     DELIVERED_AS_YAML = "delivered_as_yaml"
     DELIVERED_AS_DEVTOOLS = "delivered_as_devtools"
+    AUTO_APPROVED = "auto_approved"  # approved by a policy rule's auto_approve
+    BREAK_GLASS = "break_glass"  # an approver approved their own request, with a reason
+    APPROVAL_COUNTED = "approval_counted"  # one approval of several needed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,13 +17,16 @@ from bot.deps import Deps
 from bot.domain.backends import Backend, BackendChoice
 from bot.domain.devtools import DELIVERED_REASON, EndpointDelivery, endpoint_delivery
 from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestStatus
+from bot.domain.policy.approval import Outcome, Tally, Vote, VoteRefusal, tally, vote_refusal
+from bot.domain.policy.model import Rule
 from bot.domain.providers import provider_spec
 from bot.domain.providers.spec import CONNECTOR, INFERENCE, BackendKey, ProviderDraft
 from bot.domain.refs import new_connector_id, new_reference
-from bot.domain.rules import REFUSAL_TEXT, decision_refusal
+from bot.domain.rule_snapshot import rule_snapshot
+from bot.domain.rules import REFUSAL_TEXT, Refusal
 from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
-from bot.services import drafts, stack
+from bot.services import admission, approvers, drafts, stack
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -45,6 +49,7 @@ def submit_request(
     valid inference id), so a retry after a crash finds what it created.
     """
     spec = provider_spec(draft.provider)
+    rule = admission.rule_for(deps, draft, requester=requested_by)
     choice = backend or stack.request_backend(deps, spec.supported_backends)
     if choice is None:
         raise BotError(f"{spec.label} cannot be provisioned on this stack.")
@@ -65,6 +70,7 @@ def submit_request(
     sealed = deps.secret_box.seal(drafts.sealable_secrets(draft))
     now = deps.clock()
     with session_scope(deps.session_factory) as session:
+        auto = admission.auto_approval(session, rule, requester=requested_by, now=now)
         row = queries.add_request(
             session=session,
             request=ConnectorRequest(
@@ -86,6 +92,8 @@ def submit_request(
                 created_at=now,
                 updated_at=now,
                 expires_at=now + deps.policy.request_ttl,
+                rule_index=rule.index,
+                approval_rule=rule_snapshot(rule),
             ),
         )
         queries.add_audit(
@@ -93,19 +101,47 @@ def submit_request(
             action=AuditAction.SUBMITTED,
             request_id=row.id,
             actor=requested_by,
-            detail={"provider": draft.provider.value, "space": draft.space_id},
+            detail={"provider": draft.provider.value, "space": draft.space_id, "rule": rule.label},
         )
         queries.enqueue(session=session, kind=JobKind.POST_CARD, request_id=row.id)
-        queries.enqueue(
-            session=session,
-            kind=JobKind.DM_REQUESTER,
-            request_id=row.id,
-            payload={"notice": Notice.SUBMITTED.value},
-        )
-        snapshot = to_snapshot(row)
+        if auto is not None:
+            _auto_approve(session, deps, row.id, rule=rule, auto=auto, now=now)
+        else:
+            queries.enqueue(
+                session=session,
+                kind=JobKind.DM_REQUESTER,
+                request_id=row.id,
+                payload={"notice": Notice.SUBMITTED.value},
+            )
+        snapshot = to_snapshot(_load(session, row.id))
     deps.wake_workers()
     log.info("request %s submitted by %s", snapshot.reference, requested_by)
     return snapshot
+
+
+def _auto_approve(
+    session: Session,
+    deps: Deps,
+    request_id: int,
+    *,
+    rule: Rule,
+    auto: admission.AutoApproval,
+    now: datetime,
+) -> None:
+    """Approve a just-stored request by policy (no decider) and queue its provisioning."""
+    moved = move(
+        session,
+        request_id=request_id,
+        sources=[S.PENDING],
+        target=S.APPROVED,
+        now=now,
+        action=AuditAction.AUTO_APPROVED,
+        detail={"rule": rule.label, "count": auto.count, "limit": auto.limit},
+        values={"decided_at": now, "decision_reason": auto.reason, "auto_approved_at": now},
+    )
+    if not moved:  # the row was stored in this very transaction
+        raise RuntimeError("a request stored just now was not pending")
+    _queue_decision_notices(session, request_id, approved=True, deps=deps)
 
 
 def _unused_reference(session: Session) -> str:
@@ -122,91 +158,233 @@ def name_in_use(deps: Deps, *, space_id: str, name: str) -> bool:
         return queries.connector_name_taken(session=session, space_id=space_id, name=name)
 
 
-def check_decider(deps: Deps, *, request_id: int, actor: str) -> RequestSnapshot:
-    """Make sure ``actor`` may decide this pending request now; record a refused attempt."""
+class BreakGlassNeededError(NotAuthorizedError):
+    """The requester approves their own request under a break-glass rule: ask the reason."""
+
+    def __init__(self, snapshot: RequestSnapshot) -> None:
+        super().__init__(
+            f"{snapshot.reference} is your own request: approving it is break-glass, "
+            "and needs a reason."
+        )
+        self.snapshot = snapshot
+
+
+@dataclass(frozen=True)
+class _Ballot:
+    """What counts the votes on one request: its rule, who may vote, the votes so far."""
+
+    rule: Rule
+    requester: str
+    eligible: frozenset[str]
+    votes: tuple[Vote, ...]
+
+    def refusal(self, vote: Vote) -> VoteRefusal | None:
+        return vote_refusal(
+            self.rule, vote=vote, requester=self.requester, eligible=self.eligible, votes=self.votes
+        )
+
+    def tally(self, *more: Vote) -> Tally:
+        return tally(
+            self.rule,
+            requester=self.requester,
+            eligible=self.eligible,
+            votes=[*self.votes, *more],
+        )
+
+
+def _rule_and_voters(deps: Deps, request_id: int) -> tuple[Rule, frozenset[str]]:
+    """The request's rule and who may vote under it, found before the row is locked (user
+    groups may need a lookup; the rule stored at submit never changes)."""
     with session_scope(deps.session_factory) as session:
-        row = _load(session, request_id)
-        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
-        if refusal is not None:
-            _record_refusal(session, row, actor, refusal.value)
-        snapshot = to_snapshot(row)
-    if refusal is not None:
-        raise NotAuthorizedError(REFUSAL_TEXT[refusal])
-    if snapshot.status is not S.PENDING:
+        snapshot = to_snapshot(_load(session, request_id))
+    rule = approvers.rule_of(deps, snapshot)
+    return rule, approvers.eligible_under(deps, rule)
+
+
+def _ballot(
+    session: Session, row: ConnectorRequest, rule: Rule, eligible: frozenset[str]
+) -> _Ballot:
+    votes = tuple(
+        Vote(
+            approver=decision.decided_by_slack_id,
+            approve=decision.decision == Decision.APPROVED.value,
+            break_glass=decision.break_glass,
+            reason=decision.reason,
+        )
+        for decision in queries.list_decisions(session=session, request_id=row.id)
+    )
+    return _Ballot(rule=rule, requester=row.requested_by_slack_id, eligible=eligible, votes=votes)
+
+
+VOTE_REFUSAL_TEXT = {
+    VoteRefusal.NOT_APPROVER: REFUSAL_TEXT[Refusal.NOT_APPROVER],
+    VoteRefusal.OWN_REQUEST: REFUSAL_TEXT[Refusal.OWN_REQUEST],
+    VoteRefusal.BREAK_GLASS_OFF: (
+        "Break-glass self-approval is not allowed for this request: another approver has to decide."
+    ),
+    VoteRefusal.NEEDS_BREAK_GLASS: REFUSAL_TEXT[Refusal.OWN_REQUEST],
+    VoteRefusal.NO_REASON: "Give a reason for approving your own request: the other approvers "
+    "see it.",
+}
+
+
+def _refusal_text(refusal: VoteRefusal, row: ConnectorRequest, ballot: _Ballot) -> str:
+    if refusal is VoteRefusal.ALREADY_VOTED:
+        counted = ballot.tally()
+        return (
+            f"You already approved {row.reference}; {len(counted.approved_by)} of "
+            f"{counted.needed} so far."
+        )
+    return VOTE_REFUSAL_TEXT[refusal]
+
+
+# Decides the vote once it may be cast: True when it was (a compare-and-set may lose).
+Apply = Callable[[Session, datetime, ConnectorRequest, _Ballot], bool]
+
+
+def _guarded_vote(
+    deps: Deps,
+    *,
+    request_id: int,
+    vote: Vote,
+    apply: Apply | None,
+    ask_break_glass: bool = True,
+    check: Callable[[ConnectorRequest, _Ballot], str | None] | None = None,
+) -> RequestSnapshot:
+    """Cast ``vote`` through ``apply`` only when the request's rule lets its voter cast it
+    now, with the request row locked (two last votes can't both miss or both pass the
+    threshold). A refusal is recorded; a late click is told what already happened.
+
+    ``apply`` None only checks (the Reject click, before its reason form opens); ``check``
+    may refuse for a reason of its own (a delivery under a rule that needs several)."""
+    refused: str | None = None
+    needs_glass: RequestSnapshot | None = None
+    changed = False
+    rule, eligible = _rule_and_voters(deps, request_id)
+    with session_scope(deps.session_factory) as session:
+        row = queries.lock_request(session=session, request_id=request_id)
+        if row is None:
+            raise RequestNotFoundError("That request no longer exists.")
+        pending = row.status == S.PENDING.value
+        ballot = _ballot(session, row, rule, eligible)
+        refusal = ballot.refusal(vote)
+        if refusal is VoteRefusal.ALREADY_VOTED and not pending:
+            refusal = None  # a repeated click on a decided request: say what happened
+        if refusal is VoteRefusal.NEEDS_BREAK_GLASS and ask_break_glass and pending:
+            needs_glass = to_snapshot(row)
+        elif refusal is not None:
+            refused = _refusal_text(refusal, row, ballot)
+            _record_refusal(session, row, vote.approver, refusal.value)
+        elif pending and check is not None and (refused := check(row, ballot)) is not None:
+            _record_refusal(session, row, vote.approver, "needs_more_approvals")
+        elif pending:
+            changed = apply is None or apply(session, deps.clock(), row, ballot)
+        snapshot = to_snapshot(_load(session, request_id))
+    if needs_glass is not None:
+        raise BreakGlassNeededError(needs_glass)
+    if refused is not None:
+        raise NotAuthorizedError(refused)
+    if not changed:
         raise InvalidTransitionError(already_decided_text(snapshot))
+    if apply is not None:
+        deps.wake_workers()
     return snapshot
 
 
-def approve_request(deps: Deps, *, request_id: int, actor: str) -> RequestSnapshot:
-    """Approve a pending request exactly once and queue its provisioning."""
-    return _decide(
-        deps, request_id=request_id, actor=actor, decision=Decision.APPROVED, reason=None
+def check_decider(deps: Deps, *, request_id: int, actor: str) -> RequestSnapshot:
+    """Make sure ``actor`` may reject this pending request now; record a refused attempt."""
+    return _guarded_vote(
+        deps, request_id=request_id, vote=Vote(approver=actor, approve=False), apply=None
     )
+
+
+def approve_request(deps: Deps, *, request_id: int, actor: str) -> RequestSnapshot:
+    """Count ``actor``'s approval; once the rule has enough, approve the request exactly once
+    and queue its provisioning. BreakGlassNeededError: the requester's own, reason needed."""
+    return _vote(deps, request_id=request_id, vote=Vote(approver=actor, approve=True))
+
+
+def break_glass_approve(deps: Deps, *, request_id: int, actor: str, reason: str) -> RequestSnapshot:
+    """Approve one's own request at once under a break-glass rule, with a reason; every other
+    approver of the rule is told by DM."""
+    vote = Vote(approver=actor, approve=True, break_glass=True, reason=reason)
+    return _vote(deps, request_id=request_id, vote=vote)
 
 
 def reject_request(deps: Deps, *, request_id: int, actor: str, reason: str) -> RequestSnapshot:
-    """Reject a pending request exactly once, with the approver's reason; erase its secrets."""
-    return _decide(
-        deps, request_id=request_id, actor=actor, decision=Decision.REJECTED, reason=reason
+    """Reject a pending request exactly once, with the approver's reason; erase its secrets.
+    One reject ends it, whatever approvals came before."""
+    return _vote(
+        deps, request_id=request_id, vote=Vote(approver=actor, approve=False, reason=reason)
     )
 
 
-def _decide(
-    deps: Deps, *, request_id: int, actor: str, decision: Decision, reason: str | None
-) -> RequestSnapshot:
-    approved = decision is Decision.APPROVED
-
-    def apply(session: Session, now: datetime) -> bool:
+def _vote(deps: Deps, *, request_id: int, vote: Vote) -> RequestSnapshot:
+    def apply(session: Session, now: datetime, row: ConnectorRequest, ballot: _Ballot) -> bool:
+        queries.add_decision(
+            session=session,
+            request_id=request_id,
+            decision=(Decision.APPROVED if vote.approve else Decision.REJECTED).value,
+            actor=vote.approver,
+            reason=vote.reason,
+            break_glass=vote.break_glass,
+        )
+        result = ballot.tally(vote)
+        label = ballot.rule.label
+        if result.outcome is Outcome.WAITING:
+            queries.add_audit(
+                session=session,
+                action=AuditAction.APPROVAL_COUNTED,
+                request_id=request_id,
+                actor=vote.approver,
+                detail={"rule": label, "approvals": result.summary},
+            )
+            queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
+            return True
+        approved = result.outcome is Outcome.APPROVED
+        if vote.break_glass:
+            action = AuditAction.BREAK_GLASS
+        else:
+            action = AuditAction.APPROVED if approved else AuditAction.REJECTED
+        detail: dict[str, Any] = {"reason": vote.reason} if vote.reason else {}
+        if ballot.rule.approvals > 1:
+            detail.update(rule=label, approved_by=list(result.approved_by))
         changed = move(
             session,
             request_id=request_id,
             sources=[S.PENDING],
             target=S.APPROVED if approved else S.REJECTED,
             now=now,
-            action=AuditAction.APPROVED if approved else AuditAction.REJECTED,
-            actor=actor,
-            detail={"reason": reason} if reason else {},
-            values={"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason},
+            action=action,
+            actor=vote.approver,
+            detail=detail,
+            values={
+                "decided_by_slack_id": vote.approver,
+                "decided_at": now,
+                "decision_reason": vote.reason,
+            },
         )
-        if changed:
-            queries.add_decision(
-                session=session,
-                request_id=request_id,
-                decision=decision.value,
-                actor=actor,
-                reason=reason,
-            )
-            _queue_decision_notices(session, request_id, approved=approved, deps=deps)
-        return changed
+        if not changed:  # the row is locked and was pending: roll the vote back
+            raise InvalidTransitionError(already_decided_text(to_snapshot(row)))
+        _queue_decision_notices(session, request_id, approved=approved, deps=deps)
+        if vote.break_glass:
+            for approver in sorted(ballot.eligible - {vote.approver}):
+                queries.enqueue(
+                    session=session,
+                    kind=JobKind.DM_APPROVER,
+                    request_id=request_id,
+                    payload={"user": approver, "notice": Notice.BREAK_GLASS.value},
+                )
+        return True
 
-    snapshot = _guarded_decision(deps, request_id=request_id, actor=actor, apply=apply)
-    log.info("request %s %s by %s", snapshot.reference, decision.value, actor)
-    return snapshot
-
-
-def _guarded_decision(
-    deps: Deps,
-    *,
-    request_id: int,
-    actor: str,
-    apply: Callable[[Session, datetime], bool],
-) -> RequestSnapshot:
-    """Run ``apply`` (a compare-and-set) only for someone allowed to decide; a refusal is
-    recorded, and a late click is told what already happened."""
-    with session_scope(deps.session_factory) as session:
-        row = _load(session, request_id)
-        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
-        changed = False
-        if refusal is not None:
-            _record_refusal(session, row, actor, refusal.value)
-        else:
-            changed = apply(session, deps.clock())
-        snapshot = to_snapshot(_load(session, request_id))
-    if refusal is not None:
-        raise NotAuthorizedError(REFUSAL_TEXT[refusal])
-    if not changed:
-        raise InvalidTransitionError(already_decided_text(snapshot))
-    deps.wake_workers()
+    snapshot = _guarded_vote(deps, request_id=request_id, vote=vote, apply=apply)
+    log.info(
+        "request %s: %s by %s (%s)",
+        snapshot.reference,
+        "approval" if vote.approve else "rejection",
+        vote.approver,
+        snapshot.status.value,
+    )
     return snapshot
 
 
@@ -303,10 +481,7 @@ def _deliver(
     """Approve and deliver a pending request in one step (its secrets are erased); ``read``
     takes what the approver is handed from the row first."""
 
-    def apply(session: Session, now: datetime) -> bool:
-        row = _load(session, request_id)
-        if row.status != S.PENDING.value:
-            return False
+    def apply(session: Session, now: datetime, row: ConnectorRequest, _ballot: _Ballot) -> bool:
         read(row)
         decided = {"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason}
         changed = move(
@@ -343,7 +518,24 @@ def _deliver(
             )
         return changed
 
-    return _guarded_decision(deps, request_id=request_id, actor=actor, apply=apply)
+    return _guarded_vote(
+        deps,
+        request_id=request_id,
+        vote=Vote(approver=actor, approve=True),
+        apply=apply,
+        ask_break_glass=False,
+        check=_single_approval,
+    )
+
+
+def _single_approval(row: ConnectorRequest, ballot: _Ballot) -> str | None:
+    """Delivery is one approver's full approval: refused when the rule needs more."""
+    if ballot.rule.approvals <= 1:
+        return None
+    return (
+        f"{row.reference} needs {ballot.rule.approvals} approvals ({ballot.rule.label}): "
+        "delivering it counts as one approver's, so approve it instead."
+    )
 
 
 def cancel_request(deps: Deps, *, reference: str, actor: str) -> RequestSnapshot:
@@ -411,7 +603,8 @@ def request_history(
         row = queries.get_request_by_reference(session=session, reference=reference)
         if row is None:
             raise RequestNotFoundError(f"There is no request {reference}.")
-        if viewer != row.requested_by_slack_id and viewer not in deps.policy.approvers:
+        allowed = viewer == row.requested_by_slack_id or approvers.is_approver(deps, viewer)
+        if not allowed and viewer not in approvers.eligible_for(deps, to_snapshot(row)):
             raise NotAuthorizedError(
                 f"Only the person who asked for {reference} and the approvers can see it."
             )

@@ -35,4 +35,6 @@ def to_snapshot(row: ConnectorRequest) -> RequestSnapshot:
         finished_at=row.finished_at,
         backend=row.backend or "connector",
         backend_reason=row.backend_reason,
+        approval_rule=dict(row.approval_rule) if row.approval_rule else None,
+        auto_approved=row.auto_approved_at is not None,
     )

@@ -75,6 +75,7 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.NOTIFY_CHANNEL: slack_job(notifications.notify_channel),
         JobKind.PROVISION: kibana_job(provisioning.provision_connector),
         JobKind.TEST_CONNECTOR: kibana_job(provisioning.run_connector_test),
+        JobKind.DM_APPROVER: slack_job(notifications.dm_approver),
     }
 
 

@@ -9,6 +9,7 @@ class CallbackId(StrEnum):
     REQUEST_SUBMIT = "connector_request.submit"
     REQUEST_DONE = "connector_request.done"
     REJECT_REASON = "approval.reject_reason"
+    BREAK_GLASS_REASON = "approval.break_glass_reason"
 
 
 class ActionId(StrEnum):
@@ -24,6 +25,7 @@ class BlockId(StrEnum):
     PROVIDER = "connector_request.provider"
     APPROVAL_ACTIONS = "approval.actions"
     REJECT_REASON = "approval.reject_reason"
+    BREAK_GLASS_REASON = "approval.break_glass_reason"
 
 
 FIELD_BLOCK_PREFIX = "field."

@@ -13,6 +13,7 @@ from bot.domain.enums import Notice
 from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.slack.views.approval_message import build_card_blocks, card_text
+from bot.slack.views.break_glass import break_glass_notice
 from bot.slack.views.common import to_dicts
 from bot.slack.views.results import (
     kibana_retrying_message,
@@ -88,6 +89,12 @@ class SlackNotifier:
     def notify_channel(self, request: RequestSnapshot) -> None:
         if self._notify_channel:
             self._call("chat_postMessage", channel=self._notify_channel, text=outcome_text(request))
+
+    def dm_approver(self, request: RequestSnapshot, user: str, notice: Notice) -> None:
+        if notice is not Notice.BREAK_GLASS:
+            raise NotificationFailedError(f"no approver message for {notice.value}")
+        text, blocks = break_glass_notice(request)
+        self._post(user, text, blocks)
 
     def _post(
         self, channel: str | None, text: str, blocks: list[Block], *, thread_ts: str | None = None

@@ -16,6 +16,7 @@ from bot.domain.providers import provider_spec
 from bot.domain.refs import normalise_reference
 from bot.errors import BotError
 from bot.services import catalog, intake, requests, stack
+from bot.services.admission import PolicyRefusedError
 from bot.services.backends.base import BackendError
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
@@ -123,13 +124,18 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         if result.draft is None:
             ack(response_action="errors", errors=forms.field_errors(spec, result.errors))
             return
-        snapshot = requests.submit_request(
-            deps,
-            result.draft,
-            warnings=result.warnings,
-            requested_by=str(body["user"]["id"]),
-            backend=backend,
-        )
+        try:
+            snapshot = requests.submit_request(
+                deps,
+                result.draft,
+                warnings=result.warnings,
+                requested_by=str(body["user"]["id"]),
+                backend=backend,
+            )
+        except PolicyRefusedError as refused:
+            # The approval policy decides per provider: say so where the provider is chosen.
+            ack(response_action="errors", errors={BlockId.PROVIDER.value: refused.user_message})
+            return
         ack(response_action="update", view=build_submitted_view(snapshot))
 
 

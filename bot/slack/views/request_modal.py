@@ -188,12 +188,21 @@ def _provider_select(
 
 def build_submitted_view(snapshot: RequestSnapshot) -> View:
     """What the modal turns into once a request is stored."""
+    if snapshot.auto_approved:
+        rule = escape(snapshot.rule_label or "the policy")
+        head = (
+            f":white_check_mark: Request *{snapshot.reference}* was approved by policy {rule} "
+            f"({escape(snapshot.decision_reason or 'auto-approve')})."
+        )
+        follow = "The bot is creating it; you'll get a DM with the connector's test result."
+    else:
+        head = f":white_check_mark: Request *{snapshot.reference}* is waiting for an approver."
+        follow = "You'll get a DM when it is decided, and again with the connector's test result."
     lines = [
-        f":white_check_mark: Request *{snapshot.reference}* is waiting for an approver.",
+        head,
         f"*{escape(snapshot.connector_name)}* ({snapshot.provider_label}) in space "
         f"{code(snapshot.space_id)}.",
-        "You'll get a DM when it is decided, and again with the connector's test result. "
-        f"Quote *{snapshot.reference}* if you ask about it.",
+        f"{follow} Quote *{snapshot.reference}* if you ask about it.",
     ]
     blocks: list[Block] = [section("\n".join(lines))]
     blocks += [context(f":warning: {escape(warning)}") for warning in snapshot.warnings[:5]]

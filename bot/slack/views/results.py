@@ -8,7 +8,7 @@ from bot.domain.devtools import DELIVERED_REASON
 from bot.domain.enums import Notice, RequestStatus
 from bot.domain.schemas import KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.streaming_check import SecondCheckResult
-from bot.slack.views.approval_message import status_line
+from bot.slack.views.approval_message import approved_by, status_line
 from bot.slack.views.common import (
     code,
     code_block,
@@ -188,9 +188,8 @@ def requester_message(
         text += f"\n>{reason}"
     elif notice is Notice.DECIDED:
         text = (
-            f":white_check_mark: {_subject(snapshot)} was approved by "
-            f"{mention(snapshot.decided_by or '')}. The bot is creating and testing the connector;"
-            " the result follows here."
+            f":white_check_mark: {_subject(snapshot)} was approved{approved_by(snapshot)}. "
+            "The bot is creating and testing the connector; the result follows here."
         )
     else:
         text = f"{_subject(snapshot)}: {status_line(snapshot)}"
