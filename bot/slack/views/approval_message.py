@@ -134,11 +134,7 @@ def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
                 confirm=ConfirmObject(
                     title=PlainTextObject(text="Create this connector?"),
                     text=MarkdownTextObject(
-                        text=truncate(
-                            f"The bot creates *{escape(truncate(snapshot.connector_name, 80))}* "
-                            f"in space {code(truncate(snapshot.space_id, 100))} and tests it.",
-                            CONFIRM_TEXT_MAX,
-                        )
+                        text=truncate(_confirm_text(snapshot), CONFIRM_TEXT_MAX)
                     ),
                     confirm=PlainTextObject(text="Approve"),
                     deny=PlainTextObject(text="Back"),
@@ -153,6 +149,17 @@ def _decision_buttons(snapshot: RequestSnapshot) -> ActionsBlock:
             _delivery_button(snapshot, value),
         ],
     )
+
+
+def _confirm_text(snapshot: RequestSnapshot) -> str:
+    what = (
+        f"*{escape(truncate(snapshot.connector_name, 80))}* in space "
+        f"{code(truncate(snapshot.space_id, 100))}"
+    )
+    needed = snapshot.progress.needed if snapshot.progress else 1
+    if needed > 1:
+        return f"Your approval is one of the {needed} needed; then the bot creates {what}."
+    return f"The bot creates {what} and tests it."
 
 
 def status_line(snapshot: RequestSnapshot) -> str:
