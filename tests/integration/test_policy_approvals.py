@@ -397,3 +397,20 @@ def test_concurrent_last_votes_approve_exactly_once(
         assert actions.count("approval_counted") == 1
         assert _creates(bot, reference) == 1
         assert len(_votes(bot, reference)) == 2
+
+
+def test_a_requester_group_rule_matches_its_members_only(
+    start_bot: StartBot, slack: FakeSlack
+) -> None:
+    slack.add_usergroup("S0LABTEAM", [STRANGER])
+    lab = Rule(
+        index=0,
+        match=Match(requesters=frozenset({"S0LABTEAM"})),
+        auto_approve=AutoApprove(5),
+    )
+    bot = start_bot(policy(lab, Rule(index=1, approvers=(APPROVER,))))
+    member = reference_from(bot.request_via_form(GOOD, user=STRANGER))
+    assert bot.wait_status(member, "tested_ok").rule_index == 0
+    other = _pending(bot, name="Team GPT 2")
+    row = bot.request_row(other)
+    assert (row.status, row.rule_index) == ("pending", 1)
