@@ -15,6 +15,7 @@ from bot.domain.fields import reason_problem
 from bot.domain.providers.spec import INFERENCE
 from bot.errors import BotError
 from bot.services import requests
+from bot.services.ballot import BreakGlassNeededError
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.metadata import RejectMetadata, RequestButton, decode
@@ -45,7 +46,7 @@ def register(app: App, deps: Deps) -> None:
             requests.approve_request(
                 deps, request_id=button.request_id, actor=str(body["user"]["id"])
             )
-        except requests.BreakGlassNeededError as needed:
+        except BreakGlassNeededError as needed:
             ack()
             _open(client, respond, body, build_break_glass_view(needed.snapshot), "Approve")
             return
