@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
@@ -124,7 +125,14 @@ def lock_request(*, session: Session, request_id: int) -> ConnectorRequest | Non
 
 
 def count_auto_approved(*, session: Session, requester: str, since: datetime) -> int:
-    """How many of ``requester``'s requests the policy approved by itself since ``since``."""
+    """How many of ``requester``'s requests the policy approved by itself since ``since``.
+
+    On PostgreSQL the count is taken under a transaction-scoped advisory lock per requester,
+    so two submits at once (two replicas) can't both take the last one of the day; SQLite
+    serialises writing transactions already."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"auto-approve:{requester}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     return int(
         session.scalar(
             select(func.count()).where(

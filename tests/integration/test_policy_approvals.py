@@ -414,3 +414,23 @@ def test_a_requester_group_rule_matches_its_members_only(
     other = _pending(bot, name="Team GPT 2")
     row = bot.request_row(other)
     assert (row.status, row.rule_index) == ("pending", 1)
+
+
+def test_two_submits_at_once_cannot_both_take_the_last_auto_approval(
+    start_bot: StartBot,
+) -> None:
+    bot = start_bot(policy(Rule(index=0, auto_approve=AutoApprove(1))))
+    views = [bot.open_form(), bot.open_form()]
+    barrier = threading.Barrier(2)
+
+    def submit(pair: tuple[dict[str, Any], str]) -> dict[str, Any]:
+        view, name = pair
+        barrier.wait()
+        return dict(bot.submit_form(view, {**GOOD, "name": name}).json())
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(submit, [(views[0], "Team GPT A"), (views[1], "Team GPT B")]))
+    actions = sorted(str(answer["response_action"]) for answer in answers)
+    assert actions == ["errors", "update"], answers
+    refused = next(answer for answer in answers if answer["response_action"] == "errors")
+    assert "the limit is 1 per day" in refused["errors"]["connector_request.provider"]
