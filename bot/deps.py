@@ -20,6 +20,7 @@ from bot.elasticsearch.client import ElasticsearchClient
 from bot.errors import UnknownTargetError
 from bot.kibana.client import KibanaClient
 from bot.priority import AckGate
+from bot.services.directory import Directory
 from bot.services.ports import Notifier
 
 
@@ -101,6 +102,8 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     wake_event: threading.Event = field(default_factory=threading.Event)
     ack_gate: AckGate = field(default_factory=AckGate)  # Slack requests not yet answered
+    # Slack user-group members (approvers and `requester:` groups), cached per process.
+    directory: Directory = field(default_factory=Directory)
 
     def wake_workers(self) -> None:
         """Tell this process's workers that new work was committed."""

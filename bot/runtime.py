@@ -26,8 +26,11 @@ from bot.kibana.client import KibanaClient
 from bot.metrics import metrics_text
 from bot.policy_file import load_policy_file
 from bot.server import make_wsgi_app
+from bot.services import approvers
+from bot.services.directory import Directory
 from bot.services.worker import JobRunner
 from bot.slack.notifier import SlackNotifier
+from bot.slack.usergroups import usergroup_fetch
 from bot.target_clients import KIBANA_QUICK_DEADLINE_SECONDS, build_target_clients
 
 if TYPE_CHECKING:
@@ -69,6 +72,7 @@ class Runtime:
         self.listeners.shutdown(wait=True, cancel_futures=True)
         for clients in self.deps.targets.values():
             clients.close()
+        self.deps.directory.close()
         self.engine.dispose()
 
 
@@ -103,11 +107,13 @@ def governance_from(settings: Settings) -> PolicyDocument:
 
 
 def _file_bridge(policy: Policy, governance: PolicyDocument, settings: Settings) -> Policy:
-    """With POLICY_FILE, the flow's approvers are the users its rules name (APPROVERS is
-    ignored) and a pending request expires as its top-level reminders say."""
+    """With POLICY_FILE, the fallback approvers (for requests stored before rules were kept)
+    are the users its rules name (APPROVERS is ignored), and a pending request expires as its
+    top-level reminders say."""
     if settings.policy_file is None:
         return policy
-    users = frozenset(i for i in governance.approver_ids() if not is_group_id(i))
+    named = {slack_id for rule in governance.rules for slack_id in rule.approvers}
+    users = frozenset(i for i in named if not is_group_id(i))
     expire = governance.reminders.expire_after
     return replace(policy, approvers=users, request_ttl=expire or policy.request_ttl)
 
@@ -153,6 +159,17 @@ def build_runtime(
         base_url=str(settings.slack_api_url),
         timeout=15,
     )
+    # User-group lookups may run while Slack waits for an ack: a client that gives up soon.
+    directory = Directory(
+        usergroup_fetch(
+            WebClient(
+                token=settings.slack_bot_token.get_secret_value(),
+                base_url=str(settings.slack_api_url),
+                timeout=2,
+            )
+        )
+    )
+    directory.prefetch(approvers.policy_groups(governance))
     deps = Deps(
         engine=engine,
         session_factory=session_factory,
@@ -166,6 +183,7 @@ def build_runtime(
         policy=_file_bridge(policy_from(settings), governance, settings),
         governance=governance,
         targets=targets,
+        directory=directory,
     )
     runner = JobRunner(
         deps,

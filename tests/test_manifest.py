@@ -30,7 +30,13 @@ MANIFEST = ROOT / "manifest.yml"
 SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "slack-manifest-schema"
 
 # The whole bot-scope list, and why each one is there (see the comments in manifest.yml).
-EXPECTED_BOT_SCOPES = {"commands", "chat:write", "chat:write.public", "files:write"}
+EXPECTED_BOT_SCOPES = {
+    "commands",
+    "chat:write",
+    "chat:write.public",
+    "files:write",
+    "usergroups:read",
+}
 
 # The bot scope each Slack Web API method needs (docs.slack.dev/reference/methods/<method>).
 # A method the bot starts calling must be added here, with its scope added to the manifest.
@@ -340,6 +346,9 @@ def test_the_scopes_cover_every_web_api_call_of_a_request(
     assert bot.command(f"audit {today}", user=APPROVER).status_code == 200
     bot.slack.wait_for("files.completeUploadExternal")
     bot.wait_idle()
+    # A policy naming user groups has them looked up (at start, and when the cache is stale).
+    bot.slack.add_usergroup("S0MANIFEST", [APPROVER])
+    assert bot.deps.directory.prefetch(["S0MANIFEST"]) == {}
 
     calls = bot.slack.calls
     methods = {call.method for call in calls}

@@ -62,6 +62,19 @@ def pending_not_from(
     return rows, int(pending or 0) - int(own or 0)
 
 
+def voted_by(*, session: Session, user: str, request_ids: list[int]) -> set[int]:
+    """Which of ``request_ids`` ``user`` has already voted on."""
+    if not request_ids:
+        return set()
+    found = session.scalars(
+        select(ApprovalDecision.request_id).where(
+            ApprovalDecision.decided_by_slack_id == user,
+            ApprovalDecision.request_id.in_(request_ids),
+        )
+    )
+    return set(found)
+
+
 def tested_requests_of(
     *, session: Session, user: str, limit: int
 ) -> tuple[list[ConnectorRequest], int]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -44,6 +45,7 @@ class ConnectorRequest(Base):
         Index("ix_connector_request_requester_status", "requested_by_slack_id", "status"),
         Index("ix_connector_request_status_created", "status", "created_at"),
         Index("ix_connector_request_status_nudge", "status", "next_nudge_at"),
+        Index("ix_connector_request_auto_approved", "requested_by_slack_id", "auto_approved_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -89,21 +91,30 @@ class ConnectorRequest(Base):
     next_nudge_at: Mapped[datetime | None]
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalated_at: Mapped[datetime | None]
+    # The rule that matched at submit (its index in the policy) and what decides the request
+    # under it (label, approvers, approvals, break_glass, auto_approve): a later policy change
+    # does not move a pending request. NULL on rows stored before rules existed.
+    rule_index: Mapped[int | None] = mapped_column(Integer)
+    approval_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when the policy approved it without a person (the per-requester daily limit).
+    auto_approved_at: Mapped[datetime | None]
 
 
 class ApprovalDecision(Base):
     __tablename__ = "approval_decision"
     __table_args__ = (
         CheckConstraint(_in("decision", [d.value for d in Decision]), name="decision"),
+        # One vote per approver and request, whatever races happen above it.
+        UniqueConstraint("request_id", "decided_by_slack_id", name="uq_approval_decision_vote"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # One decision per request, whatever races happen above it.
-    request_id: Mapped[int] = mapped_column(ForeignKey("connector_request.id"), unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("connector_request.id"), index=True)
     decision: Mapped[str] = mapped_column(String(16))
     decided_by_slack_id: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    break_glass: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuditEvent(Base):

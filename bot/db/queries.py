@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Row, Select, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Row, Select, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
@@ -81,11 +82,22 @@ def update_request(*, session: Session, request_id: int, values: dict[str, Any])
 
 
 def add_decision(
-    *, session: Session, request_id: int, decision: str, actor: str, reason: str | None
+    *,
+    session: Session,
+    request_id: int,
+    decision: str,
+    actor: str,
+    reason: str | None,
+    break_glass: bool = False,
 ) -> None:
+    """Record one approver's vote (one per request and approver: the table says so)."""
     session.add(
         ApprovalDecision(
-            request_id=request_id, decision=decision, decided_by_slack_id=actor, reason=reason
+            request_id=request_id,
+            decision=decision,
+            decided_by_slack_id=actor,
+            reason=reason,
+            break_glass=break_glass,
         )
     )
     session.flush()
@@ -94,6 +106,48 @@ def add_decision(
 # Session.info key: the data stream audit events are also indexed into (set by the runtime
 # only when AUDIT_INDEX is set and Elasticsearch is configured).
 AUDIT_INDEX_INFO = "audit_index"
+
+
+def list_decisions(*, session: Session, request_id: int) -> list[ApprovalDecision]:
+    """A request's votes, in the order they were cast."""
+    return list(
+        session.scalars(
+            select(ApprovalDecision)
+            .where(ApprovalDecision.request_id == request_id)
+            .order_by(ApprovalDecision.id)
+        )
+    )
+
+
+def lock_request(*, session: Session, request_id: int) -> ConnectorRequest | None:
+    """The request row, locked until the transaction ends (PostgreSQL: SELECT … FOR UPDATE;
+    SQLite serialises writing transactions already), so votes on it are counted one by one."""
+    return session.scalars(
+        select(ConnectorRequest)
+        .where(ConnectorRequest.id == request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def count_auto_approved(*, session: Session, requester: str, since: datetime) -> int:
+    """How many of ``requester``'s requests the policy approved by itself since ``since``.
+
+    On PostgreSQL the count is taken under a transaction-scoped advisory lock per requester,
+    so two submits at once (two replicas) can't both take the last one of the day; SQLite
+    serialises writing transactions already."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(f"auto-approve:{requester}".encode())
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                ConnectorRequest.requested_by_slack_id == requester,
+                ConnectorRequest.auto_approved_at >= since,
+            )
+        )
+        or 0
+    )
 
 
 def add_audit(

@@ -64,6 +64,7 @@ class JobKind(StrEnum):
     LIFECYCLE_NOTICE = "lifecycle.notice"
     ADOPTED_MESSAGE = "lifecycle.adopted"
     LIFECYCLE_DIGEST = "lifecycle.digest"
+    DM_APPROVER = "approver.dm"  # payload: user, notice
 
 
 class JobStatus(StrEnum):
@@ -83,6 +84,7 @@ class Notice(StrEnum):
     CLOSED = "closed"
     UNDELIVERED = "undelivered"  # the approval card could not be posted
     KIBANA_RETRYING = "kibana_retrying"  # Kibana failed; the bot keeps trying until a deadline
+    BREAK_GLASS = "break_glass"  # told to the rule's other approvers
 
 
 class AuditAction(StrEnum):
@@ -105,3 +107,6 @@ class AuditAction(StrEnum):
     ESCALATED = "escalated"
     ADOPTED = "adopted"
     MANAGED_STATE_CHANGED = "managed_state_changed"
+    AUTO_APPROVED = "auto_approved"  # approved by a policy rule's auto_approve
+    BREAK_GLASS = "break_glass"  # an approver approved their own request, with a reason
+    APPROVAL_COUNTED = "approval_counted"  # one approval of several needed

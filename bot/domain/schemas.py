@@ -47,6 +47,16 @@ class AuditEntry(BaseModel):
     at: datetime
 
 
+class ApprovalProgress(BaseModel):
+    """Where a pending request's approvals stand, for its card."""
+
+    model_config = ConfigDict(frozen=True)
+
+    needed: int
+    approved_by: tuple[str, ...] = ()
+    unresolved: tuple[tuple[str, str], ...] = ()  # (user-group id, Slack's error)
+
+
 class RequestSnapshot(BaseModel):
     """Everything Slack shows about a request. It never holds a secret."""
 
@@ -80,6 +90,20 @@ class RequestSnapshot(BaseModel):
     target: str = "default"  # the policy's target key
     # How Slack names the target (its label or key); None when there is only one target.
     target_label: str | None = None
+    # The rule that decides it, as stored at submit (None: stored before rules were kept).
+    approval_rule: dict[str, Any] | None = None
+    auto_approved: bool = False  # approved by the policy itself (auto_approve)
+    progress: ApprovalProgress | None = None  # filled for the card only
+
+    @property
+    def rule_label(self) -> str | None:
+        label = (self.approval_rule or {}).get("label")
+        return str(label) if label else None
+
+    @property
+    def break_glass(self) -> bool:
+        """Approved by its own requester: only break-glass allows that."""
+        return self.decided_by is not None and self.decided_by == self.requested_by
 
     @property
     def model(self) -> str | None:

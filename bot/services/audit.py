@@ -31,7 +31,9 @@ EXPORT_REFUSAL = "Only approvers can export the audit trail."
 
 def is_approver(deps: Deps, user: str) -> bool:
     """May ``user`` approve requests (and so read the audit trail)?"""
-    return user in deps.policy.approvers or user in deps.governance.approver_ids()
+    from bot.services import approvers
+
+    return approvers.is_approver(deps, user)
 
 
 def _record(event: AuditEvent, reference: str | None) -> AuditRecord:

@@ -29,6 +29,7 @@ from bot.domain.home import (
     Listed,
 )
 from bot.domain.providers import provider_spec
+from bot.services import approvers
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.services.snapshots import to_snapshot
@@ -37,28 +38,39 @@ log = logging.getLogger(__name__)
 NOTICE_MAX = 500
 # Longer than the Slack lane's retries (about 25 minutes): a mark this old is a dead job's.
 PUBLISH_MARK_STALE = timedelta(minutes=30)
+# The oldest pending requests looked at for someone's queue (each is checked against its rule).
+AWAITING_SCANNED = 300
 
 
 def is_approver(deps: Deps, user: str) -> bool:
     """Whether ``user`` decides requests (Home shows them the queue and recent decisions)."""
-    return user in deps.policy.approvers
+    return approvers.is_approver(deps, user)
 
 
 def awaiting_decision(deps: Deps, session: Session, user: str) -> Listed:
-    """The requests waiting for ``user``'s decision: pending, not their own, for an approver."""
+    """The requests waiting for ``user``'s decision: pending, someone else's, under a rule that
+    lets them decide, and not voted on by them yet (oldest first; the scan is bounded)."""
     if not is_approver(deps, user):
         return Listed()
-    rows, total = home_queries.pending_not_from(session=session, user=user, limit=AWAITING_SHOWN)
-    return Listed([to_snapshot(row) for row in rows], total)
+    rows, _ = home_queries.pending_not_from(session=session, user=user, limit=AWAITING_SCANNED)
+    voted = home_queries.voted_by(session=session, user=user, request_ids=[r.id for r in rows])
+    waiting = []
+    for row in rows:
+        if row.id in voted:
+            continue
+        snapshot = to_snapshot(row, deps.governance)
+        if user in approvers.eligible_for(deps, snapshot):
+            waiting.append(snapshot)
+    return Listed(waiting[:AWAITING_SHOWN], len(waiting))
 
 
-def owned_connectors(deps: Deps, session: Session, user: str) -> Listed:  # noqa: ARG001
+def owned_connectors(deps: Deps, session: Session, user: str) -> Listed:
     """The connectors ``user`` owns: their requests whose connector was created and tested
     (the stored test result is on the snapshot's outcome)."""
     rows, total = home_queries.tested_requests_of(
         session=session, user=user, limit=CONNECTORS_SHOWN
     )
-    return Listed([to_snapshot(row) for row in rows], total)
+    return Listed([to_snapshot(row, deps.governance) for row in rows], total)
 
 
 def home_content(deps: Deps, session: Session, user: str, notice: str | None) -> HomeContent:
@@ -83,7 +95,7 @@ def home_content(deps: Deps, session: Session, user: str, notice: str | None) ->
     return HomeContent(
         user=user,
         approver=approver,
-        open_requests=Listed([to_snapshot(row) for row in rows], total),
+        open_requests=Listed([to_snapshot(row, deps.governance) for row in rows], total),
         awaiting=awaiting_decision(deps, session, user),
         connectors=owned_connectors(deps, session, user),
         decisions=decisions,

@@ -9,8 +9,9 @@ from typing import TypeVar
 from bot.db import queries
 from bot.db.session import session_scope
 from bot.deps import Deps
-from bot.domain.enums import JobKind, Notice, RequestStatus
-from bot.domain.schemas import KibanaRetrying, RequestSnapshot
+from bot.domain.enums import Decision, JobKind, Notice, RequestStatus
+from bot.domain.schemas import ApprovalProgress, KibanaRetrying, RequestSnapshot
+from bot.services import approvers
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.services.snapshots import to_snapshot
@@ -28,8 +29,29 @@ def _snapshot(deps: Deps, job: JobContext) -> RequestSnapshot:
         return to_snapshot(row, deps.governance)
 
 
+def _card_snapshot(deps: Deps, job: JobContext) -> RequestSnapshot:
+    """The snapshot with where its approvals stand (the card shows it)."""
+    with session_scope(deps.session_factory) as session:
+        row = queries.get_request(session=session, request_id=job.request_id or 0)
+        if row is None:
+            raise GiveUpError("request vanished")
+        snapshot = to_snapshot(row, deps.governance)
+        approved = tuple(
+            vote.decided_by_slack_id
+            for vote in queries.list_decisions(session=session, request_id=row.id)
+            if vote.decision == Decision.APPROVED.value
+        )
+    rule = approvers.rule_of(deps, snapshot)
+    progress = ApprovalProgress(
+        needed=rule.approvals,
+        approved_by=approved,
+        unresolved=tuple(approvers.unresolved_groups(deps, rule.approvers)),
+    )
+    return snapshot.model_copy(update={"progress": progress})
+
+
 def _with_card(deps: Deps, job: JobContext) -> RequestSnapshot:
-    snapshot = _snapshot(deps, job)
+    snapshot = _card_snapshot(deps, job)
     if snapshot.card_ts is None:
         raise RetryLaterError(CARD_WAIT_SECONDS, "the approval card is not posted yet")
     return snapshot
@@ -49,7 +71,7 @@ def _deliver(action: str, send: Callable[..., T], *args: object) -> T:
 
 
 def post_card(deps: Deps, job: JobContext) -> None:
-    snapshot = _snapshot(deps, job)
+    snapshot = _card_snapshot(deps, job)
     if snapshot.card_ts is not None:
         return
     try:
@@ -73,8 +95,8 @@ def post_card(deps: Deps, job: JobContext) -> None:
             session=session, request_id=snapshot.id, values={"card_channel": channel, "card_ts": ts}
         )
     # The card was posted from a snapshot that may predate a fast decision: bring it up to date.
-    latest = _snapshot(deps, job)
-    if latest.status is not snapshot.status:
+    latest = _card_snapshot(deps, job)
+    if latest.status is not snapshot.status or latest.progress != snapshot.progress:
         _deliver("refresh card", deps.notifier.refresh_card, latest)
 
 
@@ -87,6 +109,14 @@ def thread_reply(deps: Deps, job: JobContext) -> None:
         _tell_kibana_retrying(deps, job, _with_card(deps, job), in_thread=True)
         return
     _deliver("thread reply", deps.notifier.reply_in_thread, _with_card(deps, job), _notice(job))
+
+
+def dm_approver(deps: Deps, job: JobContext) -> None:
+    """Tell one approver about a request (break-glass: another approver self-approved)."""
+    user = job.payload.get("user")
+    if not isinstance(user, str) or not user:
+        raise GiveUpError("no approver to tell")
+    _deliver("DM approver", deps.notifier.dm_approver, _snapshot(deps, job), user, _notice(job))
 
 
 def dm_requester(deps: Deps, job: JobContext) -> None:

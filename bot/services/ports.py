@@ -39,6 +39,10 @@ class Notifier(Protocol):
 
     def notify_channel(self, request: RequestSnapshot) -> None: ...
 
+    def dm_approver(self, request: RequestSnapshot, user: str, notice: Notice) -> None:
+        """Tell one approver about the request (a break-glass approval)."""
+        ...
+
     def kibana_retrying(
         self, request: RequestSnapshot, retrying: KibanaRetrying, *, in_thread: bool
     ) -> None:

@@ -22,6 +22,7 @@ from bot.deps import Deps
 from bot.domain.enums import AuditAction, JobKind, RequestStatus
 from bot.domain.policy.approval import is_group_id
 from bot.domain.policy.matching import RequestFacts, match_rule
+from bot.domain.policy.model import Rule
 from bot.domain.policy.reminders import (
     EscalationNotice,
     ReminderNotice,
@@ -46,18 +47,24 @@ WAITED = "waited_seconds"
 USER = "user"
 
 
-def reminder_plan_for(deps: Deps, draft: ProviderDraft[Any, Any], requester: str) -> ReminderPlan:
+def reminder_plan_for(
+    deps: Deps, draft: ProviderDraft[Any, Any], requester: str, *, target: str = DEFAULT_TARGET
+) -> ReminderPlan:
     """The reminders, escalation and expiry of a request: those of the rule it matches
-    (first match wins; the target is the default one for now), else the top-level ones."""
+    (first match wins), else the top-level ones."""
     model = getattr(draft.settings, "model", None)
     facts = RequestFacts(
-        target=DEFAULT_TARGET,
+        target=target,
         space=draft.space_id,
         provider=draft.provider.value,
         requester=requester,
         model=model if isinstance(model, str) else None,
     )
-    rule = match_rule(deps.governance, facts)
+    return rule_plan(deps, match_rule(deps.governance, facts))
+
+
+def rule_plan(deps: Deps, rule: Rule | None) -> ReminderPlan:
+    """The reminders, escalation and expiry under ``rule`` (the one matched at submit)."""
     return plan_for(deps.governance.reminders_for(rule), rule, fallback=deps.policy.approvers)
 
 
@@ -201,7 +208,7 @@ def _pending(deps: Deps, job: JobContext) -> tuple[RequestSnapshot, ReminderPlan
         if row.status != RequestStatus.PENDING.value:
             log.info("request %s was decided: its %s is not sent", row.reference, job.kind)
             return None
-        snapshot = to_snapshot(row)
+        snapshot = to_snapshot(row, deps.governance)
         if snapshot.card_ts is None:
             raise RetryLaterError(CARD_WAIT.total_seconds(), "the approval card is not posted")
         plan = ReminderPlan.from_json(row.reminder_plan)

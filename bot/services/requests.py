@@ -16,13 +16,16 @@ from bot.deps import Deps
 from bot.domain.backends import Backend, BackendChoice
 from bot.domain.devtools import DELIVERED_REASON, EndpointDelivery, endpoint_delivery
 from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestStatus
+from bot.domain.policy.approval import Outcome, Vote
+from bot.domain.policy.model import Rule
 from bot.domain.providers import provider_spec
 from bot.domain.providers.spec import CONNECTOR, INFERENCE, BackendKey, ProviderDraft
 from bot.domain.refs import new_connector_id, new_reference
-from bot.domain.rules import REFUSAL_TEXT, decision_refusal
+from bot.domain.rule_snapshot import rule_snapshot
 from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
-from bot.services import drafts, home, reminders, stack
+from bot.services import admission, approvers, ballot, drafts, home, reminders, stack
+from bot.services.ballot import already_decided_text, load
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -51,6 +54,7 @@ def submit_request(
     valid inference id), so a retry after a crash finds what it created.
     """
     spec = provider_spec(draft.provider)
+    rule = admission.rule_for(deps, draft, requester=requested_by, target=target)
     choice = backend or stack.request_backend(deps, spec.supported_backends, target)
     if choice is None:
         raise BotError(f"{spec.label} cannot be provisioned on this stack.")
@@ -70,8 +74,9 @@ def submit_request(
     reason = choice.reason if stack.inference_configured(deps, target) else None
     sealed = deps.secret_box.seal(drafts.sealable_secrets(draft))
     now = deps.clock()
-    plan = reminders.reminder_plan_for(deps, draft, requested_by)
+    plan = reminders.rule_plan(deps, rule)
     with session_scope(deps.session_factory) as session:
+        auto = admission.auto_approval(session, rule, requester=requested_by, now=now)
         row = queries.add_request(
             session=session,
             request=ConnectorRequest(
@@ -95,6 +100,8 @@ def submit_request(
                 updated_at=now,
                 lifetime_days=lifetime_days,
                 **reminders.schedule(plan, now),
+                rule_index=rule.index,
+                approval_rule=rule_snapshot(rule),
             ),
         )
         queries.add_audit(
@@ -102,20 +109,53 @@ def submit_request(
             action=AuditAction.SUBMITTED,
             request_id=row.id,
             actor=requested_by,
-            detail={"provider": draft.provider.value, "space": draft.space_id, "target": target},
+            detail={
+                "provider": draft.provider.value,
+                "space": draft.space_id,
+                "rule": rule.label,
+                "target": target,
+            },
         )
         queries.enqueue(session=session, kind=JobKind.POST_CARD, request_id=row.id)
-        queries.enqueue(
-            session=session,
-            kind=JobKind.DM_REQUESTER,
-            request_id=row.id,
-            payload={"notice": Notice.SUBMITTED.value},
-        )
+        if auto is not None:
+            _auto_approve(session, deps, row.id, rule=rule, auto=auto, now=now)
+        else:
+            queries.enqueue(
+                session=session,
+                kind=JobKind.DM_REQUESTER,
+                request_id=row.id,
+                payload={"notice": Notice.SUBMITTED.value},
+            )
         home.refresh_for_request(session, row.id)
-        snapshot = to_snapshot(row, deps.governance)
+        snapshot = to_snapshot(load(session, row.id), deps.governance)
     deps.wake_workers()
     log.info("request %s submitted by %s", snapshot.reference, requested_by)
     return snapshot
+
+
+def _auto_approve(
+    session: Session,
+    deps: Deps,
+    request_id: int,
+    *,
+    rule: Rule,
+    auto: admission.AutoApproval,
+    now: datetime,
+) -> None:
+    """Approve a just-stored request by policy (no decider) and queue its provisioning."""
+    moved = move(
+        session,
+        request_id=request_id,
+        sources=[S.PENDING],
+        target=S.APPROVED,
+        now=now,
+        action=AuditAction.AUTO_APPROVED,
+        detail={"rule": rule.label, "count": auto.count, "limit": auto.limit},
+        values={"decided_at": now, "decision_reason": auto.reason, "auto_approved_at": now},
+    )
+    if not moved:  # the row was stored in this very transaction
+        raise RuntimeError("a request stored just now was not pending")
+    _queue_decision_notices(session, request_id, approved=True, deps=deps)
 
 
 def _unused_reference(session: Session) -> str:
@@ -136,90 +176,101 @@ def name_in_use(deps: Deps, *, target: str, space_id: str, name: str) -> bool:
 
 
 def check_decider(deps: Deps, *, request_id: int, actor: str) -> RequestSnapshot:
-    """Make sure ``actor`` may decide this pending request now; record a refused attempt."""
-    with session_scope(deps.session_factory) as session:
-        row = _load(session, request_id)
-        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
-        if refusal is not None:
-            _record_refusal(session, row, actor, refusal.value)
-        snapshot = to_snapshot(row)
-    if refusal is not None:
-        raise NotAuthorizedError(REFUSAL_TEXT[refusal])
-    if snapshot.status is not S.PENDING:
-        raise InvalidTransitionError(already_decided_text(snapshot))
-    return snapshot
+    """Make sure ``actor`` may reject this pending request now; record a refused attempt."""
+    return ballot.guarded_vote(
+        deps, request_id=request_id, vote=Vote(approver=actor, approve=False), apply=None
+    )
 
 
 def approve_request(deps: Deps, *, request_id: int, actor: str) -> RequestSnapshot:
-    """Approve a pending request exactly once and queue its provisioning."""
-    return _decide(
-        deps, request_id=request_id, actor=actor, decision=Decision.APPROVED, reason=None
-    )
+    """Count ``actor``'s approval; once the rule has enough, approve the request exactly once
+    and queue its provisioning. BreakGlassNeededError: the requester's own, reason needed."""
+    return _vote(deps, request_id=request_id, vote=Vote(approver=actor, approve=True))
+
+
+def break_glass_approve(deps: Deps, *, request_id: int, actor: str, reason: str) -> RequestSnapshot:
+    """Approve one's own request at once under a break-glass rule, with a reason; every other
+    approver of the rule is told by DM."""
+    vote = Vote(approver=actor, approve=True, break_glass=True, reason=reason)
+    return _vote(deps, request_id=request_id, vote=vote)
 
 
 def reject_request(deps: Deps, *, request_id: int, actor: str, reason: str) -> RequestSnapshot:
-    """Reject a pending request exactly once, with the approver's reason; erase its secrets."""
-    return _decide(
-        deps, request_id=request_id, actor=actor, decision=Decision.REJECTED, reason=reason
+    """Reject a pending request exactly once, with the approver's reason; erase its secrets.
+    One reject ends it, whatever approvals came before."""
+    return _vote(
+        deps, request_id=request_id, vote=Vote(approver=actor, approve=False, reason=reason)
     )
 
 
-def _decide(
-    deps: Deps, *, request_id: int, actor: str, decision: Decision, reason: str | None
-) -> RequestSnapshot:
-    approved = decision is Decision.APPROVED
-
-    def apply(session: Session, now: datetime) -> bool:
+def _vote(deps: Deps, *, request_id: int, vote: Vote) -> RequestSnapshot:
+    def apply(
+        session: Session, now: datetime, row: ConnectorRequest, ballot: ballot.Ballot
+    ) -> bool:
+        queries.add_decision(
+            session=session,
+            request_id=request_id,
+            decision=(Decision.APPROVED if vote.approve else Decision.REJECTED).value,
+            actor=vote.approver,
+            reason=vote.reason,
+            break_glass=vote.break_glass,
+        )
+        result = ballot.tally(vote)
+        label = ballot.rule.label
+        if result.outcome is Outcome.WAITING:
+            queries.add_audit(
+                session=session,
+                action=AuditAction.APPROVAL_COUNTED,
+                request_id=request_id,
+                actor=vote.approver,
+                detail={"rule": label, "approvals": result.summary},
+            )
+            queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
+            return True
+        approved = result.outcome is Outcome.APPROVED
+        if vote.break_glass:
+            action = AuditAction.BREAK_GLASS
+        else:
+            action = AuditAction.APPROVED if approved else AuditAction.REJECTED
+        detail: dict[str, Any] = {"reason": vote.reason} if vote.reason else {}
+        if ballot.rule.approvals > 1:
+            detail.update(rule=label, approved_by=list(result.approved_by))
         changed = move(
             session,
             request_id=request_id,
             sources=[S.PENDING],
             target=S.APPROVED if approved else S.REJECTED,
             now=now,
-            action=AuditAction.APPROVED if approved else AuditAction.REJECTED,
-            actor=actor,
-            detail={"reason": reason} if reason else {},
-            values={"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason},
+            action=action,
+            actor=vote.approver,
+            detail=detail,
+            values={
+                "decided_by_slack_id": vote.approver,
+                "decided_at": now,
+                "decision_reason": vote.reason,
+            },
         )
-        if changed:
-            queries.add_decision(
-                session=session,
-                request_id=request_id,
-                decision=decision.value,
-                actor=actor,
-                reason=reason,
-            )
-            _queue_decision_notices(session, request_id, approved=approved, deps=deps)
-        return changed
+        if not changed:  # the row is locked and was pending: roll the vote back
+            raise InvalidTransitionError(already_decided_text(to_snapshot(row, deps.governance)))
+        _queue_decision_notices(session, request_id, approved=approved, deps=deps)
+        if vote.break_glass:
+            for approver in sorted(ballot.eligible - {vote.approver}):
+                queries.enqueue(
+                    session=session,
+                    kind=JobKind.DM_APPROVER,
+                    request_id=request_id,
+                    payload={"user": approver, "notice": Notice.BREAK_GLASS.value},
+                )
+        return True
 
-    snapshot = _guarded_decision(deps, request_id=request_id, actor=actor, apply=apply)
-    log.info("request %s %s by %s", snapshot.reference, decision.value, actor)
-    return snapshot
-
-
-def _guarded_decision(
-    deps: Deps,
-    *,
-    request_id: int,
-    actor: str,
-    apply: Callable[[Session, datetime], bool],
-) -> RequestSnapshot:
-    """Run ``apply`` (a compare-and-set) only for someone allowed to decide; a refusal is
-    recorded, and a late click is told what already happened."""
-    with session_scope(deps.session_factory) as session:
-        row = _load(session, request_id)
-        refusal = decision_refusal(actor, row.requested_by_slack_id, deps.policy.approvers)
-        changed = False
-        if refusal is not None:
-            _record_refusal(session, row, actor, refusal.value)
-        else:
-            changed = apply(session, deps.clock())
-        snapshot = to_snapshot(_load(session, request_id), deps.governance)
-    if refusal is not None:
-        raise NotAuthorizedError(REFUSAL_TEXT[refusal])
-    if not changed:
-        raise InvalidTransitionError(already_decided_text(snapshot))
-    deps.wake_workers()
+    snapshot = ballot.guarded_vote(deps, request_id=request_id, vote=vote, apply=apply)
+    log.info(
+        "request %s: %s by %s (%s)",
+        snapshot.reference,
+        "approval" if vote.approve else "rejection",
+        vote.approver,
+        snapshot.status.value,
+    )
     return snapshot
 
 
@@ -268,7 +319,7 @@ def deliver_as_yaml(
 def delivery_backend(deps: Deps, *, request_id: int) -> BackendKey:
     """Which back-end a request's delivery is for: the one stored on its row."""
     with session_scope(deps.session_factory) as session:
-        stored = _load(session, request_id).backend
+        stored = load(session, request_id).backend
     return INFERENCE if stored == INFERENCE else CONNECTOR
 
 
@@ -285,7 +336,7 @@ def deliver_as_devtools(
 
     def read(row: ConnectorRequest) -> None:
         if row.secrets_ciphertext is None or row.kibana_connector_id is None:
-            raise InvalidTransitionError(already_decided_text(to_snapshot(row)))
+            raise InvalidTransitionError(already_decided_text(to_snapshot(row, deps.governance)))
         stored = drafts.stored_request(row)
         draft = drafts.restore_draft(stored, deps.secret_box.open(row.secrets_ciphertext))
         payload = provider_spec(draft.provider).inference_payload(draft)
@@ -316,10 +367,9 @@ def _deliver(
     """Approve and deliver a pending request in one step (its secrets are erased); ``read``
     takes what the approver is handed from the row first."""
 
-    def apply(session: Session, now: datetime) -> bool:
-        row = _load(session, request_id)
-        if row.status != S.PENDING.value:
-            return False
+    def apply(
+        session: Session, now: datetime, row: ConnectorRequest, _ballot: ballot.Ballot
+    ) -> bool:
         read(row)
         decided = {"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason}
         changed = move(
@@ -356,7 +406,24 @@ def _deliver(
             )
         return changed
 
-    return _guarded_decision(deps, request_id=request_id, actor=actor, apply=apply)
+    return ballot.guarded_vote(
+        deps,
+        request_id=request_id,
+        vote=Vote(approver=actor, approve=True),
+        apply=apply,
+        ask_break_glass=False,
+        check=_single_approval,
+    )
+
+
+def _single_approval(row: ConnectorRequest, ballot: ballot.Ballot) -> str | None:
+    """Delivery is one approver's full approval: refused when the rule needs more."""
+    if ballot.rule.approvals <= 1:
+        return None
+    return (
+        f"{row.reference} needs {ballot.rule.approvals} approvals ({ballot.rule.label}): "
+        "delivering it counts as one approver's, so approve it instead."
+    )
 
 
 def cancel_request(deps: Deps, *, reference: str, actor: str) -> RequestSnapshot:
@@ -379,7 +446,7 @@ def cancel_request(deps: Deps, *, reference: str, actor: str) -> RequestSnapshot
         )
         if changed:
             _queue_closing_notices(session, row.id, notify_requester=False)
-        snapshot = to_snapshot(_load(session, row.id))
+        snapshot = to_snapshot(load(session, row.id), deps.governance)
     if not changed:
         raise InvalidTransitionError(already_decided_text(snapshot))
     deps.wake_workers()
@@ -424,7 +491,10 @@ def request_history(
         row = queries.get_request_by_reference(session=session, reference=reference)
         if row is None:
             raise RequestNotFoundError(f"There is no request {reference}.")
-        if viewer != row.requested_by_slack_id and viewer not in deps.policy.approvers:
+        allowed = viewer == row.requested_by_slack_id or approvers.is_approver(deps, viewer)
+        if not allowed and viewer not in approvers.eligible_for(
+            deps, to_snapshot(row, deps.governance)
+        ):
             raise NotAuthorizedError(
                 f"Only the person who asked for {reference} and the approvers can see it."
             )
@@ -433,33 +503,3 @@ def request_history(
             for event in queries.list_audit(session=session, request_id=row.id)
         ]
         return to_snapshot(row, deps.governance), events
-
-
-def _load(session: Session, request_id: int) -> ConnectorRequest:
-    row = queries.get_request(session=session, request_id=request_id)
-    if row is None:
-        raise RequestNotFoundError("That request no longer exists.")
-    return row
-
-
-def _record_refusal(session: Session, row: ConnectorRequest, actor: str, why: str) -> None:
-    queries.add_audit(
-        session=session,
-        action=AuditAction.DECISION_REFUSED,
-        request_id=row.id,
-        actor=actor,
-        detail={"why": why},
-    )
-    log.warning("refused decision on %s by %s (%s)", row.reference, actor, why)
-
-
-def already_decided_text(snapshot: RequestSnapshot) -> str:
-    """Explain to a late clicker what already happened to the request."""
-    who = f" by <@{snapshot.decided_by}>" if snapshot.decided_by else ""
-    if snapshot.status is S.REJECTED:
-        return f"{snapshot.reference} was already rejected{who}."
-    if snapshot.status in {S.CANCELLED, S.EXPIRED}:
-        return f"{snapshot.reference} was {snapshot.status.value}; there is nothing to decide."
-    if snapshot.status is S.PENDING:
-        return f"{snapshot.reference} is still pending."
-    return f"{snapshot.reference} was already approved{who}."

@@ -18,7 +18,7 @@ def target_label(governance: PolicyDocument | None, key: str) -> str | None:
     return target.display if target is not None else key
 
 
-def to_snapshot(row: ConnectorRequest, governance: PolicyDocument | None = None) -> RequestSnapshot:
+def to_snapshot(row: ConnectorRequest, governance: PolicyDocument | None) -> RequestSnapshot:
     """The request as Slack shows it; with ``governance`` it names its target when there are
     several."""
     provider = Provider(row.provider)
@@ -50,4 +50,6 @@ def to_snapshot(row: ConnectorRequest, governance: PolicyDocument | None = None)
         lifetime_days=row.lifetime_days,
         target=row.target,
         target_label=target_label(governance, row.target),
+        approval_rule=dict(row.approval_rule) if row.approval_rule else None,
+        auto_approved=row.auto_approved_at is not None,
     )

@@ -108,6 +108,7 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.LIFECYCLE_NOTICE: lifecycle_slack_job(lifecycle_notices.post_notice),
         JobKind.ADOPTED_MESSAGE: lifecycle_slack_job(lifecycle_notices.post_adopted),
         JobKind.LIFECYCLE_DIGEST: lifecycle_slack_job(lifecycle_notices.post_digest),
+        JobKind.DM_APPROVER: slack_job(notifications.dm_approver),
     }
 
 

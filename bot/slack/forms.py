@@ -102,6 +102,10 @@ def read_reject_reason(view: dict[str, Any]) -> str:
     return read_state(view).get(BlockId.REJECT_REASON.value, "").strip()
 
 
+def read_break_glass_reason(view: dict[str, Any]) -> str:
+    return read_state(view).get(BlockId.BREAK_GLASS_REASON.value, "").strip()
+
+
 def shared_values(view: dict[str, Any], target: ProviderSpec[Any, Any]) -> dict[str, str]:
     """Non-secret values typed so far that the target provider's form also has."""
     typed = read_state(view)

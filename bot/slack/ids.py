@@ -12,6 +12,7 @@ class CallbackId(StrEnum):
     ROTATE_SUBMIT = "lifecycle.rotate"
     CHANGE_SUBMIT = "lifecycle.change"
     RETIRE_SUBMIT = "lifecycle.retire"
+    BREAK_GLASS_REASON = "approval.break_glass_reason"
 
 
 class ActionId(StrEnum):
@@ -31,6 +32,7 @@ class BlockId(StrEnum):
     REJECT_REASON = "approval.reject_reason"
     RETIRE_REASON = "lifecycle.retire_reason"
     TARGET = "connector_request.target"
+    BREAK_GLASS_REASON = "approval.break_glass_reason"
 
 
 FIELD_BLOCK_PREFIX = "field."

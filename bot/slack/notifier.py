@@ -18,6 +18,7 @@ from bot.domain.schemas import KibanaRetrying, RequestSnapshot
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.slack.views.approval_message import build_card_blocks, card_text
 from bot.slack.views.audit import export_comment, export_empty_text
+from bot.slack.views.break_glass import break_glass_notice
 from bot.slack.views.common import to_dicts
 from bot.slack.views.home import build_home_view
 from bot.slack.views.lifecycle import adopted_message, digest_message, lifecycle_message
@@ -157,6 +158,12 @@ class SlackNotifier:
         if self._notify_channel:
             text, blocks = digest_message(failing)
             self._post(self._notify_channel, text, blocks)
+
+    def dm_approver(self, request: RequestSnapshot, user: str, notice: Notice) -> None:
+        if notice is not Notice.BREAK_GLASS:
+            raise NotificationFailedError(f"no approver message for {notice.value}")
+        text, blocks = break_glass_notice(request)
+        self._post(user, text, blocks)
 
     def _post(
         self, channel: str | None, text: str, blocks: list[Block], *, thread_ts: str | None = None

@@ -486,6 +486,15 @@ class _SlackError(Exception):
         self.messages = list(messages)
 
 
+class _MissingScopeError(_SlackError):
+    """Slack's missing_scope answer names the scope needed and the ones the token has."""
+
+    def __init__(self, needed: str, provided: list[str]) -> None:
+        super().__init__("missing_scope")
+        self.needed = needed
+        self.provided = provided
+
+
 @dataclass
 class _Failure:
     error: str
@@ -585,9 +594,17 @@ class FakeSlack:
         trigger_ttl: float = TRIGGER_TTL_SECONDS,
         bot_user_id: str = "UBOT",
         team_id: str = "T0001",
-        scopes: Iterable[str] = ("chat:write", "commands", "im:write", "users:read", FILES_WRITE),
+        scopes: Iterable[str] = (
+            "chat:write",
+            "commands",
+            "im:write",
+            "users:read",
+            FILES_WRITE,
+            "usergroups:read",
+        ),
     ) -> None:
-        self.scopes = set(scopes)  # the bot token's scopes (only files:write is checked)
+        # The bot token's scopes (checked: files:write and usergroups:read).
+        self.scopes = set(scopes)
         self._pending_uploads: dict[str, dict[str, Any]] = {}  # upload token -> file
         self._uploads: list[dict[str, Any]] = []  # files shared by completeUploadExternal
         self._bot_token = bot_token
@@ -629,12 +646,14 @@ class FakeSlack:
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.push": self._views_push,
             "views.publish": self._views_publish,
         }
         self._users[bot_user_id] = {"name": "bot", "real_name": "Bot", "is_bot": True}
+        self._usergroups: dict[str, tuple[list[str], bool]] = {}  # S id -> (members, enabled)
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
@@ -685,6 +704,13 @@ class FakeSlack:
                 "real_name": real_name or name or user_id,
                 "is_bot": False,
             }
+
+    def add_usergroup(self, group_id: str, members: Iterable[str], *, enabled: bool = True) -> None:
+        """Define (or redefine) a user group; ``enabled=False`` models a disabled group."""
+        if not group_id.startswith("S"):
+            raise ValueError(f"user-group ids start with S: {group_id!r}")
+        with self._lock:
+            self._usergroups[group_id] = (list(members), enabled)
 
     @property
     def app_token(self) -> str:
@@ -861,6 +887,12 @@ class FakeSlack:
             else:
                 try:
                     response = {"ok": True, **handler(args)}
+                except _MissingScopeError as exc:
+                    response = {
+                        **_error(exc.error),
+                        "needed": exc.needed,
+                        "provided": ",".join(exc.provided),
+                    }
                 except _SlackError as exc:
                     response = _error(exc.error, exc.messages)
                 except Exception as exc:  # noqa: BLE001 - a bug in the fake: answer loudly
@@ -1205,6 +1237,18 @@ class FakeSlack:
                 "profile": {"real_name": user["real_name"], "display_name": user["name"]},
             }
         }
+
+    def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        if "usergroups:read" not in self.scopes:
+            raise _MissingScopeError("usergroups:read", sorted(self.scopes))
+        group_id = args.get("usergroup")
+        if not isinstance(group_id, str) or not group_id:
+            raise _SlackError("invalid_arguments", "[ERROR] missing required field: usergroup")
+        found = self._usergroups.get(group_id)
+        include_disabled = str(args.get("include_disabled", "")).lower() in ("1", "true")
+        if found is None or (not found[1] and not include_disabled):
+            raise _SlackError("no_such_subteam")
+        return {"users": list(found[0])}
 
     # --- views -------------------------------------------------------------------------------
     def _trigger(self, args: dict[str, Any]) -> _Trigger:

@@ -8,15 +8,18 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 
 from bot.deps import Deps
 from bot.domain.fields import reason_problem
 from bot.domain.providers.spec import INFERENCE
 from bot.errors import BotError
 from bot.services import requests
+from bot.services.ballot import BreakGlassNeededError
 from bot.slack import forms, replies
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.metadata import RejectMetadata, RequestButton, decode
+from bot.slack.views.break_glass import build_break_glass_view
 from bot.slack.views.common import to_dicts
 from bot.slack.views.devtools import build_devtools_message
 from bot.slack.views.preconfigured import build_yaml_message
@@ -31,7 +34,7 @@ def register(app: App, deps: Deps) -> None:
 
     @app.action(ActionId.APPROVE.value)
     def handle_approve_click(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         button = decode(RequestButton, action.get("value"))
         if button is None:
@@ -43,6 +46,10 @@ def register(app: App, deps: Deps) -> None:
             requests.approve_request(
                 deps, request_id=button.request_id, actor=str(body["user"]["id"])
             )
+        except BreakGlassNeededError as needed:
+            ack()
+            _open(deps, client, respond, body, build_break_glass_view(needed.snapshot), "Approve")
+            return
         except BotError as error:
             ack()
             replies.tell(deps, body, respond, error.user_message)
@@ -65,16 +72,7 @@ def register(app: App, deps: Deps) -> None:
         except BotError as error:
             replies.tell(deps, body, respond, error.user_message)
             return
-        try:
-            client.views_open(trigger_id=body["trigger_id"], view=build_reject_view(snapshot))
-        except SlackApiError as error:
-            replies.tell(
-                deps,
-                body,
-                respond,
-                f"Slack didn't open the reason form ({error.response.get('error')}); "
-                "click Reject again.",
-            )
+        _open(deps, client, respond, body, build_reject_view(snapshot), "Reject")
 
     @app.action(ActionId.DELIVER_YAML.value)
     def handle_deliver_yaml_click(
@@ -140,3 +138,50 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors={BlockId.REJECT_REASON.value: error.user_message})
             return
         ack()
+
+    @app.view(CallbackId.BREAK_GLASS_REASON.value)
+    def handle_break_glass_submission(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        metadata = decode(RejectMetadata, view.get("private_metadata"))
+        reason = forms.read_break_glass_reason(view)
+        block = BlockId.BREAK_GLASS_REASON.value
+        if metadata is None:
+            ack(response_action="errors", errors={block: STALE_BUTTON})
+            return
+        if not reason:
+            ack(
+                response_action="errors",
+                errors={block: "Give a reason: the other approvers are told it at once."},
+            )
+            return
+        if problem := reason_problem(reason):
+            ack(response_action="errors", errors={block: problem})
+            return
+        try:
+            requests.break_glass_approve(
+                deps, request_id=metadata.request_id, actor=str(body["user"]["id"]), reason=reason
+            )
+        except BotError as error:
+            ack(response_action="errors", errors={block: error.user_message})
+            return
+        ack()
+
+
+def _open(
+    deps: Deps,
+    client: WebClient,
+    respond: Respond,
+    body: dict[str, Any],
+    view: View,
+    button: str,
+) -> None:
+    """Open a reason form on the click's trigger; say so privately when Slack won't."""
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+    except SlackApiError as error:
+        replies.tell(
+            deps,
+            body,
+            respond,
+            f"Slack didn't open the reason form ({error.response.get('error')}); "
+            f"click {button} again.",
+        )

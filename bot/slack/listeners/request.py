@@ -20,6 +20,7 @@ from bot.domain.refs import normalise_reference
 from bot.domain.targets import Target
 from bot.errors import BotError, NotAuthorizedError
 from bot.services import audit, catalog, form_context, intake, requests
+from bot.services.admission import PolicyRefusedError
 from bot.services.backends.base import BackendError
 from bot.services.form_context import FormContext
 from bot.slack import forms
@@ -180,15 +181,20 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         if result.draft is None:
             ack(response_action="errors", errors=forms.field_errors(spec, result.errors, view))
             return
-        snapshot = requests.submit_request(
-            deps,
-            result.draft,
-            warnings=result.warnings,
-            requested_by=str(body["user"]["id"]),
-            target=target,
-            backend=backend,
-            lifetime_days=lifetime.days,
-        )
+        try:
+            snapshot = requests.submit_request(
+                deps,
+                result.draft,
+                warnings=result.warnings,
+                requested_by=str(body["user"]["id"]),
+                target=target,
+                backend=backend,
+                lifetime_days=lifetime.days,
+            )
+        except PolicyRefusedError as refused:
+            # The approval policy decides per provider: say so where the provider is chosen.
+            ack(response_action="errors", errors={BlockId.PROVIDER.value: refused.user_message})
+            return
         ack(response_action="update", view=build_submitted_view(snapshot))
 
 

@@ -73,8 +73,48 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
     blocks += [context(f":warning: {escape(warning)}") for warning in snapshot.warnings[:5]]
     blocks.append(section(status_line(snapshot)))
     if snapshot.status is S.PENDING:
+        blocks += [context(line) for line in unresolved_lines(snapshot)]
         blocks.append(_decision_buttons(snapshot))
     return blocks
+
+
+def unresolved_lines(snapshot: RequestSnapshot) -> list[str]:
+    """One line per approver group of the request's rule that Slack did not resolve."""
+    unresolved = snapshot.progress.unresolved if snapshot.progress else ()
+    return [
+        f":warning: User group {code(group)} could not be resolved ({escape(error)}): its "
+        "members can't approve until it does."
+        for group, error in unresolved[:5]
+    ]
+
+
+def approved_by(snapshot: RequestSnapshot) -> str:
+    """Who approved: ` by <@U> on <date>`, ` by policy rule 3 (auto-approve, 2 of 3 today)`,
+    or ` by <@U> (break-glass: reason)`."""
+    if snapshot.auto_approved:
+        rule = escape(snapshot.rule_label or "the policy")
+        reason = escape(snapshot.decision_reason or "auto-approve")
+        return f" by policy {rule} ({reason})"
+    if not snapshot.decided_by:
+        return ""
+    when = f" on {slack_date(snapshot.decided_at)}" if snapshot.decided_at else ""
+    if snapshot.break_glass and snapshot.status is not S.REJECTED:
+        reason = escape(truncate(snapshot.decision_reason or "", 300))
+        return f" by {mention(snapshot.decided_by)} (break-glass: {reason}){when}"
+    return f" by {mention(snapshot.decided_by)}{when}"
+
+
+def _waiting_line(snapshot: RequestSnapshot) -> str:
+    progress = snapshot.progress
+    if progress is None or (progress.needed <= 1 and not progress.approved_by):
+        return ":hourglass_flowing_sand: Waiting for an approver."
+    if not progress.approved_by:
+        return f":hourglass_flowing_sand: Waiting for {progress.needed} approvals."
+    who = ", ".join(mention(user) for user in progress.approved_by)
+    return (
+        f":hourglass_flowing_sand: {len(progress.approved_by)} of {progress.needed} "
+        f"approvals: {who}"
+    )
 
 
 def _backend_line(snapshot: RequestSnapshot) -> str:
@@ -101,12 +141,7 @@ def _decision_buttons(
                 confirm=ConfirmObject(
                     title=PlainTextObject(text="Create this connector?"),
                     text=MarkdownTextObject(
-                        text=truncate(
-                            f"The bot creates *{escape(truncate(snapshot.connector_name, 80))}* "
-                            f"in space {space_on(snapshot.space_id, snapshot.target_label)} "
-                            "and tests it.",
-                            CONFIRM_TEXT_MAX,
-                        )
+                        text=truncate(_confirm_text(snapshot), CONFIRM_TEXT_MAX)
                     ),
                     confirm=PlainTextObject(text="Approve"),
                     deny=PlainTextObject(text="Back"),
@@ -129,14 +164,23 @@ def decision_buttons(snapshot: RequestSnapshot, *, block_id: str) -> ActionsBloc
     return _decision_buttons(snapshot, block_id=block_id)
 
 
+def _confirm_text(snapshot: RequestSnapshot) -> str:
+    what = (
+        f"*{escape(truncate(snapshot.connector_name, 80))}* in space "
+        f"{space_on(snapshot.space_id, snapshot.target_label)}"
+    )
+    needed = snapshot.progress.needed if snapshot.progress else 1
+    if needed > 1:
+        return f"Your approval is one of the {needed} needed; then the bot creates {what}."
+    return f"The bot creates {what} and tests it."
+
+
 def status_line(snapshot: RequestSnapshot) -> str:
     """One line saying where the request is."""
     status = snapshot.status
-    decided = ""
-    if snapshot.decided_by and snapshot.decided_at:
-        decided = f" by {mention(snapshot.decided_by)} on {slack_date(snapshot.decided_at)}"
+    decided = approved_by(snapshot)
     if status is S.PENDING:
-        return ":hourglass_flowing_sand: Waiting for an approver."
+        return _waiting_line(snapshot)
     if status in {S.APPROVED, S.PROVISIONING}:
         return f":white_check_mark: Approved{decided}. Creating the connector in Kibana…"
     if status is S.PROVISIONED:

@@ -266,12 +266,21 @@ def _target_select(targets: Sequence[tuple[str, str]], chosen: str | None) -> In
 
 def build_submitted_view(snapshot: RequestSnapshot) -> View:
     """What the modal turns into once a request is stored."""
+    if snapshot.auto_approved:
+        rule = escape(snapshot.rule_label or "the policy")
+        head = (
+            f":white_check_mark: Request *{snapshot.reference}* was approved by policy {rule} "
+            f"({escape(snapshot.decision_reason or 'auto-approve')})."
+        )
+        follow = "The bot is creating it; you'll get a DM with the connector's test result."
+    else:
+        head = f":white_check_mark: Request *{snapshot.reference}* is waiting for an approver."
+        follow = "You'll get a DM when it is decided, and again with the connector's test result."
     lines = [
-        f":white_check_mark: Request *{snapshot.reference}* is waiting for an approver.",
+        head,
         f"*{escape(snapshot.connector_name)}* ({snapshot.provider_label}) in space "
         f"{space_on(snapshot.space_id, snapshot.target_label)}.",
-        "You'll get a DM when it is decided, and again with the connector's test result. "
-        f"Quote *{snapshot.reference}* if you ask about it.",
+        f"{follow} Quote *{snapshot.reference}* if you ask about it.",
     ]
     blocks: list[Block] = [section("\n".join(lines))]
     if snapshot.lifetime_days is not None:

@@ -9,7 +9,7 @@ from bot.domain.enums import Notice, RequestStatus
 from bot.domain.lifetime import lifetime_text
 from bot.domain.schemas import KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.streaming_check import SecondCheckResult
-from bot.slack.views.approval_message import status_line
+from bot.slack.views.approval_message import approved_by, status_line
 from bot.slack.views.common import (
     code,
     code_block,
@@ -191,9 +191,9 @@ def requester_message(
         text += f"\n>{reason}"
     elif notice is Notice.DECIDED:
         text = (
-            f":white_check_mark: {_subject(snapshot)} was approved by "
-            f"{mention(snapshot.decided_by or '')}. The bot is creating and testing the connector;"
-            " the result follows here." + _lifetime_note(snapshot)
+            f":white_check_mark: {_subject(snapshot)} was approved{approved_by(snapshot)}. "
+            "The bot is creating and testing the connector; the result follows here."
+            + _lifetime_note(snapshot)
         )
     else:
         text = f"{_subject(snapshot)}: {status_line(snapshot)}"

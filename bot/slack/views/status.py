@@ -22,6 +22,9 @@ WHAT = {
     "secrets_erased": "secrets erased",
     "delivered_as_yaml": "delivered as kibana.yml",
     "delivered_as_devtools": "delivered as a Dev Tools request",
+    "auto_approved": "approved by policy (auto-approve)",
+    "break_glass": "approved own request (break-glass)",
+    "approval_counted": "approval counted",
 }
 MAX_EVENTS = 40
 

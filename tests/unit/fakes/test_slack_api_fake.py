@@ -542,3 +542,24 @@ def test_files_upload_urls_are_strict(fake: FakeSlack, client: WebClient) -> Non
         client.files_completeUploadExternal(files=[{"id": file_id}], channel_id=channel)
     assert slack_error(exc) == "file_uploaded_already"
     assert [u["content"] for u in fake.uploads()] == [b"abc"]
+
+
+def test_usergroups_users_list_is_strict_like_slack(fake: FakeSlack, client: WebClient) -> None:
+    fake.add_usergroup("S0ADMINS", ["U1", "U2"])
+    fake.add_usergroup("S0OLD", ["U1"], enabled=False)
+    assert client.usergroups_users_list(usergroup="S0ADMINS")["users"] == ["U1", "U2"]
+    with pytest.raises(SlackApiError) as unknown:
+        client.usergroups_users_list(usergroup="S0NOPE")
+    assert slack_error(unknown) == "no_such_subteam"
+    with pytest.raises(SlackApiError) as disabled:
+        client.usergroups_users_list(usergroup="S0OLD")
+    assert slack_error(disabled) == "no_such_subteam"
+    assert client.usergroups_users_list(usergroup="S0OLD", include_disabled=True)["users"] == ["U1"]
+    with pytest.raises(SlackApiError) as missing:
+        client.api_call("usergroups.users.list", params={})
+    assert slack_error(missing) == "invalid_arguments"
+    fake.scopes.discard("usergroups:read")
+    with pytest.raises(SlackApiError) as scope:
+        client.usergroups_users_list(usergroup="S0ADMINS")
+    assert slack_error(scope) == "missing_scope"
+    assert scope.value.response["needed"] == "usergroups:read"

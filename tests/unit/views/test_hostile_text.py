@@ -13,7 +13,13 @@ from bot.domain.devtools import EndpointDelivery
 from bot.domain.enums import Notice, Provider, RequestStatus
 from bot.domain.policy.reminders import EscalationNotice, ReminderNotice
 from bot.domain.resources import Resource
-from bot.domain.schemas import AuditEntry, KibanaRetrying, Outcome, RequestSnapshot
+from bot.domain.schemas import (
+    ApprovalProgress,
+    AuditEntry,
+    KibanaRetrying,
+    Outcome,
+    RequestSnapshot,
+)
 from bot.domain.testing import TestReading as Reading
 from bot.kibana.models import Connector
 from bot.services.backends.connector import resource_of
@@ -21,6 +27,7 @@ from bot.services.catalog import ManagedLlm
 from bot.slack.notifier import SlackNotifier
 from bot.slack.views import answers
 from bot.slack.views.approval_message import build_card_blocks, card_text, status_line
+from bot.slack.views.break_glass import break_glass_notice, build_break_glass_view
 from bot.slack.views.common import escape, to_dicts
 from bot.slack.views.connector_list import build_connector_list
 from bot.slack.views.devtools import build_devtools_message
@@ -522,3 +529,33 @@ def test_lifecycle_messages_escape_every_hostile_text() -> None:
         _assert_clean(_message(*build_inventory_blocks([], everyone=everyone)))
     _assert_clean({"text": adopt_answer_text(connector)})
     _assert_clean({"text": adopt_usage("/llm-connector")})
+
+
+def _policy_snapshots() -> list[RequestSnapshot]:
+    """Requests under a hostile rule: waiting on N of M with unresolved groups, approved by
+    policy, approved by break-glass with a hostile reason."""
+    rule = {"index": 0, "label": HOSTILE, "approvers": [HOSTILE], "approvals": 2}
+    progress = ApprovalProgress(
+        needed=2, approved_by=(APPROVER,), unresolved=((HOSTILE, HOSTILE), ("S0GROUP", HOSTILE))
+    )
+    pending = hostile_snapshot(RequestStatus.PENDING)
+    approved = hostile_snapshot(RequestStatus.APPROVED)
+    return [
+        pending.model_copy(update={"approval_rule": rule, "progress": progress}),
+        approved.model_copy(update={"approval_rule": rule, "auto_approved": True}),
+        approved.model_copy(update={"approval_rule": rule, "decided_by": REQUESTER}),
+        hostile_snapshot(RequestStatus.TESTED_OK).model_copy(
+            update={"approval_rule": rule, "decided_by": REQUESTER}
+        ),
+    ]
+
+
+@pytest.mark.parametrize("snapshot", _policy_snapshots())
+def test_policy_views_escape_every_hostile_text(snapshot: RequestSnapshot) -> None:
+    _assert_clean(_message(card_text(snapshot), build_card_blocks(snapshot)))
+    _assert_clean({"text": status_line(snapshot)})
+    for notice in Notice:
+        _assert_clean(_message(*requester_message(snapshot, notice)))
+    _assert_clean(build_submitted_view(snapshot).to_dict())
+    _assert_clean(build_break_glass_view(snapshot).to_dict())
+    _assert_clean(_message(*break_glass_notice(snapshot)))
