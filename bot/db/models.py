@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from bot.db.base import Base, utcnow
-from bot.domain.enums import Decision, JobStatus, RequestStatus
+from bot.domain.enums import Decision, JobStatus, RequestKind, RequestStatus
 from bot.domain.lifecycle import ManagedState
 
 
@@ -35,6 +35,7 @@ class ConnectorRequest(Base):
     __tablename__ = "connector_request"
     __table_args__ = (
         CheckConstraint(_in("status", [s.value for s in RequestStatus]), name="status"),
+        CheckConstraint(_in("kind", [k.value for k in RequestKind]), name="kind"),
         UniqueConstraint(
             "target", "space_id", "kibana_connector_id", name="uq_connector_request_connector"
         ),
@@ -85,6 +86,10 @@ class ConnectorRequest(Base):
     finished_at: Mapped[datetime | None]
     # Days the connector lives after creation (the form's Lifetime); NULL: no expiry.
     lifetime_days: Mapped[int | None] = mapped_column(Integer)
+    # What it asks for (RequestKind) and, for a change, the inventory row it changes (no
+    # foreign key: managed_connector already points here, and a cycle would order nothing).
+    kind: Mapped[str] = mapped_column(String(20), default="create", server_default="create")
+    managed_id: Mapped[int | None] = mapped_column(Integer, index=True)
     # Reminders and escalation (bot.domain.policy.reminders): the plan stored at submission,
     # the next moment one is due (NULL: none), how many reminders were sent, when it escalated.
     reminder_plan: Mapped[dict[str, Any] | None] = mapped_column(JSON)

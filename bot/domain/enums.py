@@ -5,6 +5,16 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class RequestKind(StrEnum):
+    """What a request asks for: a new connector, or a change to one in the inventory."""
+
+    CREATE = "create"
+    ROTATE = "rotate"  # new secrets only
+    CHANGE = "change"  # new non-secret settings (and the secrets again: Kibana needs them)
+    RETIRE = "retire"  # delete it
+    EXTEND = "extend"  # push its expiry back
+
+
 class RequestStatus(StrEnum):
     """Where a connector request is in its life (see the flow in the product brief)."""
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.domain.enums import Provider, RequestStatus
+from bot.domain.enums import Provider, RequestKind, RequestStatus
 from bot.domain.streaming_check import SecondCheckResult
 from bot.domain.testing import TestReading
 
@@ -87,6 +87,8 @@ class RequestSnapshot(BaseModel):
     backend: str = "connector"  # "connector" or "inference"
     backend_reason: str | None = None  # why; None when there was no choice to make
     lifetime_days: int | None = None  # the connector's lifetime after creation; None: no expiry
+    kind: RequestKind = RequestKind.CREATE  # a new connector, or a change to a managed one
+    managed_id: int | None = None  # the inventory row a change is for
     target: str = "default"  # the policy's target key
     # How Slack names the target (its label or key); None when there is only one target.
     target_label: str | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.db.models import ConnectorRequest
-from bot.domain.enums import Provider, RequestStatus
+from bot.domain.enums import Provider, RequestKind, RequestStatus
 from bot.domain.policy.model import PolicyDocument
 from bot.domain.providers import provider_spec
 from bot.domain.schemas import Outcome, RequestSnapshot
@@ -48,6 +48,8 @@ def to_snapshot(row: ConnectorRequest, governance: PolicyDocument | None) -> Req
         backend=row.backend or "connector",
         backend_reason=row.backend_reason,
         lifetime_days=row.lifetime_days,
+        kind=RequestKind(row.kind),
+        managed_id=row.managed_id,
         target=row.target,
         target_label=target_label(governance, row.target),
         approval_rule=dict(row.approval_rule) if row.approval_rule else None,
