@@ -24,6 +24,12 @@ class ActionId(StrEnum):
     REASON = "approval.reason"
     TARGET = "connector_request.target"
     HOME_CANCEL = "home.cancel"
+    # Buttons on a managed connector (its messages, DMs and Home); value: ManagedButton.
+    ROTATE = "lifecycle.rotate_button"
+    CHANGE = "lifecycle.change_button"
+    RETIRE = "lifecycle.retire_button"
+    EXTEND = "lifecycle.extend_button"
+    ROLLBACK = "lifecycle.rollback_button"  # value: RequestButton of the failed change
 
 
 class BlockId(StrEnum):

@@ -69,6 +69,14 @@ class ChangeFormMetadata(BaseModel):
     backend: Backend
 
 
+class ManagedButton(BaseModel):
+    """A button about one inventory entry (Rotate, Change, Retire, Extend)."""
+
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    managed_id: RequestId
+
+
 class RetireMetadata(BaseModel):
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
