@@ -123,7 +123,7 @@ def bot(
     slack.add_user(LEAD, name="seclead", real_name="Sec Lead")
     slack.add_user(ESCALATE, name="escalate", real_name="Escalate")
     slack.add_usergroup(SECLEADS, [LEAD, APPROVER_2])
-    slack.add_usergroup(ONCALL, [APPROVER_2])
+    slack.add_usergroup(ONCALL, [APPROVER_2, LEAD])
     settings = make_settings(
         database_url, slack, kibana, policy_file=policy_path, kibana_url=None, approvers=[]
     )
@@ -326,3 +326,77 @@ def test_a_second_targets_unset_key_variable_stops_the_process_in_one_line(
     assert "lab" in errors[0]
     assert "Traceback" not in result.stderr
     assert LAB_KEY not in result.stderr
+
+
+def test_the_first_vote_refreshes_the_voters_home_and_the_rule_escalates_then_expires(
+    bot: BotHarness, lab_kibana: FakeKibana
+) -> None:
+    reference = reference_from(bot.submit_form(_form(bot, "lab"), _values("Slow GPT")))
+    created = bot.wait_status(reference, "pending").created_at
+    bot.card_for(reference)
+    bot.open_home(APPROVER)
+    bot.open_home(REQUESTER)
+    bot.home(APPROVER, lambda text: reference in text and "approval.approve" in text)
+    view = bot.home(APPROVER)
+    assert bot.click_home(APPROVER, "approval.approve", reference, view=view).status_code == 200
+    assert f"1 of 2 approvals: <@{APPROVER}>" in _card_text(bot, reference)
+    # APPROVER has voted: nothing waits for them any more.
+    bot.home(APPROVER, lambda text: "Nothing waits for you" in text, what="the voter's Home")
+
+    assert _sweep(bot, created + 31 * S) == 1
+    assert _sweep(bot, created + 301 * S) >= 1
+    said = _reminders(bot, reference)
+    assert any(f"<@{ESCALATE}>" in text for text in said), said
+    dms = json.dumps(bot.slack.messages_in(bot.slack.dm_channel_for(ESCALATE)))
+    assert reference in dms
+
+    from bot.services import requests
+
+    later = dataclasses.replace(bot.deps, clock=lambda: created + 3601 * S)
+    assert requests.expire_due_requests(later) == 1
+    row = bot.wait_status(reference, "expired")
+    assert row.secrets_ciphertext is None
+    card = _card_text(bot, reference)
+    assert "approval.approve" not in card
+    assert "xpired" in card
+    bot.home(REQUESTER, lambda text: reference not in text, what="the expired request gone")
+    assert lab_kibana.requests_to("POST", "/api/actions/connector") == []
+
+
+def test_break_glass_under_a_group_rule_tells_the_groups_other_members(
+    bot: BotHarness, slack: FakeSlack, kibana: FakeKibana
+) -> None:
+    view = _form(bot, "prod", user=APPROVER_2)
+    response = bot.submit_form(view, _values("Oncall GPT", space="default"), user=APPROVER_2)
+    reference = reference_from(response)
+    assert bot.request_row(reference).approval_rule is not None
+    opened = len(slack.calls_for("views.open"))
+    bot.click(reference, "approval.approve", user=APPROVER_2)
+    reason_form = slack.wait_for("views.open", count=opened + 1)[-1].response["view"]
+    assert reason_form["callback_id"] == "approval.break_glass_reason"
+    reason = "INC-7 at night"
+    bot.submit_form(reason_form, {"approval.break_glass_reason": reason}, user=APPROVER_2)
+    row = bot.wait_status(reference, "tested_ok")
+    assert row.kibana_connector_id in kibana.connectors("default")
+    bot.wait_idle()
+    dms = json.dumps(slack.messages_in(slack.dm_channel_for(LEAD)))
+    assert "INC-7" in dms
+
+
+def test_status_and_list_follow_targets_and_group_rules(
+    bot: BotHarness, kibana: FakeKibana, lab_kibana: FakeKibana
+) -> None:
+    reference = reference_from(bot.submit_form(_form(bot, "lab"), _values("Seen GPT")))
+    bot.card_for(reference)
+    bot.command(f"status {reference}", user=LEAD)
+    status = json.dumps(bot.slack.wait_for("response_url")[-1].args)
+    assert reference in status
+    assert "AI Lab" in status
+    lab_kibana.add_connector(
+        "lab",
+        "lab-one",
+        {"name": "Lab connector", "connector_type_id": ".gen-ai", "config": {}, "secrets": {}},
+    )
+    bot.command("list lab lab", user=LEAD)
+    listed = json.dumps(bot.slack.wait_for("response_url", count=2)[-1].args)
+    assert "Lab connector" in listed
