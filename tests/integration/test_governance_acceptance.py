@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from bot.domain.enums import Provider
 from bot.services import reminders
 from tests.fakes.kibana import FakeKibana
 from tests.fakes.slack_api import FakeSlack
@@ -37,6 +38,7 @@ from tests.harness import (
     running_bot,
     wait_until,
 )
+from tests.unit.domain import samples
 
 LAB_KEY = "lab-kibana-api-key-acceptance"
 LAB_KEY_VARIABLE = "KIBANA_LAB_API_KEY"
@@ -400,3 +402,21 @@ def test_status_and_list_follow_targets_and_group_rules(
     bot.command("list lab lab", user=LEAD)
     listed = json.dumps(bot.slack.wait_for("response_url", count=2)[-1].args)
     assert "Lab connector" in listed
+
+
+def test_a_provider_switch_keeps_the_target_and_a_kibana_yml_delivery_names_it(
+    bot: BotHarness, lab_kibana: FakeKibana
+) -> None:
+    view = bot.switch_provider(_form(bot, "lab"), "vllm")
+    assert chosen_option(view, "connector_request.target") == "lab"
+    assert _space_options(view) == ["default", "lab"]
+    values = {
+        k: v for k, v in samples.valid_values(Provider.VLLM, space="lab").items() if v is not None
+    }
+    reference = reference_from(bot.submit_form(view, values))
+    assert bot.request_row(reference).target == "lab"
+    assert bot.click(reference, "approval.deliver_yaml", user=APPROVER).status_code == 200
+    dm = bot.slack.wait_for("chat.postMessage", lambda c: c.args["channel"] == APPROVER)[-1]
+    assert "every Kibana instance of *AI Lab*" in json.dumps(dm.args)
+    bot.wait_status(reference, "delivered")
+    assert lab_kibana.requests_to("POST", "/api/actions/connector") == []
