@@ -299,6 +299,14 @@ def test_auto_approve_up_to_its_limit_then_refused(bot: BotHarness, lab_kibana: 
     body = bot.submit_form(_form(bot, "lab"), _values("Sandbox two", space="default")).json()
     assert body["response_action"] == "errors", body
     assert "limit is 1 per day" in json.dumps(body["errors"])
+    today = datetime.now(UTC).date().isoformat()
+    bot.command(f"audit {today}", user=LEAD)  # an approver through their user group only
+    upload = wait_until(bot.slack.uploads, what="the export uploaded")[0]
+    lines = [json.loads(line) for line in upload["content"].decode().splitlines()]
+    auto = [line for line in lines if line["action"] == "auto_approved"]
+    assert [line["request"] for line in auto] == [first]
+    assert "lab sandbox" in json.dumps(auto[0]["detail"])
+    assert (auto[0]["target"], auto[0]["space"]) == ("lab", "default")
 
 
 def test_a_second_targets_unset_key_variable_stops_the_process_in_one_line(
@@ -362,6 +370,8 @@ def test_the_first_vote_refreshes_the_voters_home_and_the_rule_escalates_then_ex
     assert "approval.approve" not in card
     assert "xpired" in card
     bot.home(REQUESTER, lambda text: reference not in text, what="the expired request gone")
+    told = json.dumps(bot.slack.messages_in(bot.slack.dm_channel_for(REQUESTER)))
+    assert "Expired: nobody decided in time" in told
     assert lab_kibana.requests_to("POST", "/api/actions/connector") == []
 
 
