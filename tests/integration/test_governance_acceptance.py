@@ -229,7 +229,8 @@ def test_two_of_n_with_a_group_reminds_shows_on_home_provisions_audits_and_expla
     assert "AI Lab" in _card_text(bot, reference)
 
     bot.open_home(LEAD)
-    bot.home(LEAD, lambda text: reference in text and "approval.approve" in text)
+    waiting = bot.home(LEAD, lambda text: reference in text and "approval.approve" in text)
+    assert "space `lab` on AI Lab" in json.dumps(waiting)
 
     bot.click(reference, "approval.approve", user=APPROVER)
     card = _card_text(bot, reference)
