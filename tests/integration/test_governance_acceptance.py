@@ -360,6 +360,7 @@ def test_the_first_vote_refreshes_the_voters_home_and_the_rule_escalates_then_ex
     assert any(f"<@{ESCALATE}>" in text for text in said), said
     dms = json.dumps(bot.slack.messages_in(bot.slack.dm_channel_for(ESCALATE)))
     assert reference in dms
+    assert "space `lab` on AI Lab" in dms  # a DM out of the card's context names the target
 
     from bot.services import requests
 
@@ -394,6 +395,7 @@ def test_break_glass_under_a_group_rule_tells_the_groups_other_members(
     bot.wait_idle()
     dms = json.dumps(slack.messages_in(slack.dm_channel_for(LEAD)))
     assert "INC-7" in dms
+    assert "space `default` on Production" in dms
 
 
 def test_status_and_list_follow_targets_and_group_rules(

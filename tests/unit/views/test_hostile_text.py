@@ -395,6 +395,12 @@ def test_a_hostile_target_label_and_kibanas_space_names_are_escaped() -> None:
             secret_keys=("api_key",),
         )
         _assert_clean(_message(*build_devtools_message(snapshot, delivery)))
+        _assert_clean(build_break_glass_view(snapshot).to_dict())
+        _assert_clean(_message(*break_glass_notice(snapshot)))
+        reminder = ReminderNotice(waited=timedelta(hours=4), missing=1, to_act=(APPROVER,))
+        _assert_clean(_message(*reminder_message(snapshot, reminder)))
+        escalation = EscalationNotice(waited=timedelta(days=2), escalate_to=(APPROVER,), to_act=())
+        _assert_clean(_message(*escalation_dm(snapshot, escalation)))
     _assert_clean(_message(*build_connector_list(HOSTILE, [], target_label=HOSTILE)))
     endpoint = Resource(backend="inference", id="e1", name=HOSTILE, type_id="chat_completion")
     _assert_clean(_message(*build_connector_list(HOSTILE, [endpoint], target_label=HOSTILE)))
