@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from tests.harness import (
     REQUESTER,
     BotHarness,
     bot_environment,
+    bot_process,
     chosen_option,
     free_port,
     make_settings,
@@ -337,6 +339,16 @@ def test_a_second_targets_unset_key_variable_stops_the_process_in_one_line(
     assert "lab" in errors[0]
     assert "Traceback" not in result.stderr
     assert LAB_KEY not in result.stderr
+
+    # With the variable set, the same file starts the bot (both targets, the file's rules).
+    env[LAB_KEY_VARIABLE] = LAB_KEY
+    log_path = tmp_path / "bot.log"
+    with bot_process(env, cwd=str(tmp_path), log_path=str(log_path)) as process:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    log = log_path.read_text()
+    assert "2 target(s), 5 rule(s)" in log
+    assert LAB_KEY not in log
 
 
 def test_the_first_vote_refreshes_the_voters_home_and_the_rule_escalates_then_expires(
