@@ -445,3 +445,26 @@ def test_a_provider_switch_keeps_the_target_and_a_kibana_yml_delivery_names_it(
     assert "every Kibana instance of *AI Lab*" in json.dumps(dm.args)
     bot.wait_status(reference, "delivered")
     assert lab_kibana.requests_to("POST", "/api/actions/connector") == []
+
+
+def test_one_reject_from_home_by_a_group_member_ends_a_two_of_n_request(
+    bot: BotHarness, lab_kibana: FakeKibana
+) -> None:
+    reference = reference_from(bot.submit_form(_form(bot, "lab"), _values("Rejected GPT")))
+    bot.click(reference, "approval.approve", user=APPROVER)
+    assert f"1 of 2 approvals: <@{APPROVER}>" in _card_text(bot, reference)
+    bot.open_home(LEAD)
+    view = bot.home(LEAD, lambda text: reference in text and "approval.reject" in text)
+    opened = len(bot.slack.calls_for("views.open"))
+    assert bot.click_home(LEAD, "approval.reject", reference, view=view).status_code == 200
+    form = bot.slack.wait_for("views.open", count=opened + 1)[-1].response["view"]
+    assert bot.submit_form(form, {"__reason": "Use the shared one"}, user=LEAD).status_code == 200
+    row = bot.wait_status(reference, "rejected")
+    assert (row.decided_by_slack_id, row.secrets_ciphertext) == (LEAD, None)
+    card = _card_text(bot, reference)
+    assert "approval.approve" not in card
+    assert "Rejected" in card
+    bot.home(LEAD, lambda text: "Nothing waits for you" in text)
+    told = json.dumps(bot.slack.messages_in(bot.slack.dm_channel_for(REQUESTER)))
+    assert "Use the shared one" in told
+    assert lab_kibana.requests_to("POST", "/api/actions/connector") == []
