@@ -363,8 +363,9 @@ def test_the_first_vote_refreshes_the_voters_home_and_the_rule_escalates_then_ex
     view = bot.home(APPROVER)
     assert bot.click_home(APPROVER, "approval.approve", reference, view=view).status_code == 200
     assert f"1 of 2 approvals: <@{APPROVER}>" in _card_text(bot, reference)
-    # APPROVER has voted: nothing waits for them any more.
+    # APPROVER has voted: nothing waits for them any more; the requester sees the tally.
     bot.home(APPROVER, lambda text: "Nothing waits for you" in text, what="the voter's Home")
+    bot.home(REQUESTER, lambda text: f"1 of 2 approvals: <@{APPROVER}>" in text)
 
     assert _sweep(bot, created + 31 * S) == 1
     assert _sweep(bot, created + 301 * S) >= 1
