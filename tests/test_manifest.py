@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,6 +282,25 @@ def test_bot_scopes_are_the_minimal_set(manifest: dict[str, Any]) -> None:
     assert set(scopes) == {"bot"}, "no user or optional scopes"
     assert len(scopes["bot"]) == len(set(scopes["bot"])), "duplicate scope"
     assert set(scopes["bot"]) == EXPECTED_BOT_SCOPES
+
+
+def test_the_usage_hint_and_the_readme_name_every_verb_of_the_help(
+    manifest: dict[str, Any],
+) -> None:
+    from bot.slack.views.answers import usage
+
+    command = Settings.model_fields["slash_command"].default
+    verbs = set(re.findall(rf"`{re.escape(command)} ([a-z]+)", usage(command)))
+    assert {"list", "status", "cancel", "audit", "connectors", "adopt", "help"} <= verbs
+    hint = manifest["features"]["slash_commands"][0]["usage_hint"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for verb in sorted(verbs):
+        assert re.search(rf"\b{verb}\b", hint), f"usage_hint lacks {verb}"
+        assert f"{command} {verb}" in readme, f"README's command list lacks {verb}"
+    for scope in EXPECTED_BOT_SCOPES:
+        assert f"`{scope}`" in readme, f"README does not say why {scope} is there"
+    for needed in ("`app_home_opened`", "home_tab_enabled"):
+        assert needed in readme
 
 
 def test_http_mode_points_slack_at_the_bots_endpoint(manifest: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.db.models import ApprovalDecision, ConnectorRequest, HomeViewer
-from bot.domain.enums import RequestStatus
+from bot.domain.enums import Decision, RequestStatus
 
 S = RequestStatus
 CR = ConnectorRequest
@@ -73,6 +73,24 @@ def voted_by(*, session: Session, user: str, request_ids: list[int]) -> set[int]
         )
     )
     return set(found)
+
+
+def approvals_of(*, session: Session, request_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Who has approved each of ``request_ids`` so far (in vote order; one indexed read)."""
+    if not request_ids:
+        return {}
+    rows = session.execute(
+        select(ApprovalDecision.request_id, ApprovalDecision.decided_by_slack_id)
+        .where(
+            ApprovalDecision.request_id.in_(request_ids),
+            ApprovalDecision.decision == Decision.APPROVED.value,
+        )
+        .order_by(ApprovalDecision.id)
+    )
+    found: dict[int, tuple[str, ...]] = {}
+    for request_id, user in rows:
+        found[request_id] = (*found.get(request_id, ()), user)
+    return found
 
 
 def tested_requests_of(

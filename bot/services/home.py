@@ -18,7 +18,7 @@ from bot.db import home_queries, queries
 from bot.db.base import utcnow
 from bot.db.session import session_scope
 from bot.deps import Deps
-from bot.domain.enums import JobKind, Provider
+from bot.domain.enums import JobKind, Provider, RequestStatus
 from bot.domain.home import (
     AWAITING_SHOWN,
     CONNECTORS_SHOWN,
@@ -29,6 +29,7 @@ from bot.domain.home import (
     Listed,
 )
 from bot.domain.providers import provider_spec
+from bot.domain.schemas import ApprovalProgress, RequestSnapshot
 from bot.services import approvers
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
@@ -61,7 +62,26 @@ def awaiting_decision(deps: Deps, session: Session, user: str) -> Listed:
         snapshot = to_snapshot(row, deps.governance)
         if user in approvers.eligible_for(deps, snapshot):
             waiting.append(snapshot)
-    return Listed(waiting[:AWAITING_SHOWN], len(waiting))
+    return Listed(with_progress(deps, session, waiting[:AWAITING_SHOWN]), len(waiting))
+
+
+def with_progress(
+    deps: Deps, session: Session, snapshots: list[RequestSnapshot]
+) -> list[RequestSnapshot]:
+    """The pending ones with their approvals so far under their rule ("1 of 2 approvals"),
+    as the card shows them."""
+    pending = [s.id for s in snapshots if s.status is RequestStatus.PENDING]
+    approved = home_queries.approvals_of(session=session, request_ids=pending)
+    shown = []
+    for snapshot in snapshots:
+        if snapshot.status is RequestStatus.PENDING:
+            rule = approvers.rule_of(deps, snapshot)
+            progress = ApprovalProgress(
+                needed=rule.approvals, approved_by=approved.get(snapshot.id, ())
+            )
+            snapshot = snapshot.model_copy(update={"progress": progress})
+        shown.append(snapshot)
+    return shown
 
 
 def owned_connectors(deps: Deps, session: Session, user: str) -> Listed:
@@ -95,7 +115,10 @@ def home_content(deps: Deps, session: Session, user: str, notice: str | None) ->
     return HomeContent(
         user=user,
         approver=approver,
-        open_requests=Listed([to_snapshot(row, deps.governance) for row in rows], total),
+        open_requests=Listed(
+            with_progress(deps, session, [to_snapshot(row, deps.governance) for row in rows]),
+            total,
+        ),
         awaiting=awaiting_decision(deps, session, user),
         connectors=owned_connectors(deps, session, user),
         decisions=decisions,

@@ -226,6 +226,8 @@ def _vote(deps: Deps, *, request_id: int, vote: Vote) -> RequestSnapshot:
                 detail={"rule": label, "approvals": result.summary},
             )
             queries.enqueue(session=session, kind=JobKind.REFRESH_CARD, request_id=request_id)
+            # No state change (move() refreshes Home on those): the voter's queue changed.
+            home.refresh_for_request(session, request_id)
             return True
         approved = result.outcome is Outcome.APPROVED
         if vote.break_glass:

@@ -438,3 +438,14 @@ def test_two_submits_at_once_cannot_both_take_the_last_auto_approval(
     assert actions == ["errors", "update"], answers
     refused = next(answer for answer in answers if answer["response_action"] == "errors")
     assert "the limit is 1 per day" in refused["errors"]["connector_request.provider"]
+
+
+def test_a_counted_vote_takes_the_request_off_the_voters_home(start_bot: StartBot) -> None:
+    bot = start_bot(TWO_OF_THREE)
+    reference = _pending(bot)
+    bot.open_home(APPROVER)
+    bot.home(APPROVER, lambda text: reference in text and "approval.approve" in text)
+    bot.click(reference, "approval.approve", user=APPROVER)
+    assert f"1 of 2 approvals: <@{APPROVER}>" in _card_text(bot, reference)
+    # Still pending (no state change), yet APPROVER has nothing left to decide.
+    bot.home(APPROVER, lambda text: "Nothing waits for you" in text, what="the voter's Home")

@@ -218,6 +218,7 @@ def test_a_reminder_waits_for_the_card(
         assert bot.runtime is not None
         bot.runtime.runner.start()
         bot.card_for(reference)
+        bot.wait_idle()  # the card's ts is recorded after Slack answers the post
         assert sweep(bot, created + 92 * S) == 1
         assert len(reminder_texts(bot, reference)) == 1
 

@@ -10,12 +10,13 @@ from bot.domain.fields import REASON_MAX
 from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId, CallbackId
 from bot.slack.metadata import RejectMetadata, encode
-from bot.slack.views.common import code, escape, mention, section, truncate
+from bot.slack.views.common import escape, mention, section, space_on, truncate
 
 
 def build_break_glass_view(snapshot: RequestSnapshot) -> View:
     """Ask the requester-approver why they approve their own request (required)."""
     rule = f" ({escape(snapshot.rule_label)})" if snapshot.rule_label else ""
+    where = space_on(snapshot.space_id, snapshot.target_label)
     return View(
         type="modal",
         callback_id=CallbackId.BREAK_GLASS_REASON.value,
@@ -27,7 +28,7 @@ def build_break_glass_view(snapshot: RequestSnapshot) -> View:
             section(
                 f"*{snapshot.reference}* is your own request for "
                 f"*{escape(truncate(snapshot.connector_name, 200))}* "
-                f"({snapshot.provider_label}, space {code(snapshot.space_id)}). The policy"
+                f"({snapshot.provider_label}, space {where}). The policy"
                 f"{rule} lets you approve it yourself: it is approved at once, and every other "
                 "approver is told, with your reason."
             ),
@@ -47,10 +48,11 @@ def break_glass_notice(snapshot: RequestSnapshot) -> tuple[str, list[Block]]:
     """The DM to each other approver of the rule: who self-approved what, and why."""
     reason = escape(truncate(snapshot.decision_reason or "", 1000))
     who = mention(snapshot.decided_by or snapshot.requested_by)
+    where = space_on(snapshot.space_id, snapshot.target_label)
     text = (
         f":rotating_light: {who} approved their own request *{snapshot.reference}* "
         f"(break-glass): *{escape(truncate(snapshot.connector_name, 200))}*, "
-        f"{snapshot.provider_label} in space {code(snapshot.space_id)}.\n>{reason}"
+        f"{snapshot.provider_label} in space {where}.\n>{reason}"
     )
     fallback = (
         f"{snapshot.reference}: {who} approved their own request (break-glass): "

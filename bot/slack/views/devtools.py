@@ -19,11 +19,13 @@ def build_devtools_message(
         f"{snapshot.reference}: Dev Tools request for the inference endpoint "
         f"“{escape(snapshot.connector_name)}”"
     )
+    where = f" of *{escape(snapshot.target_label)}*" if snapshot.target_label else ""
     blocks: list[Block] = [
         section(
             f":package: *{snapshot.reference}* · {escape(snapshot.connector_name)} "
             f"({snapshot.provider_label}) as an Elasticsearch inference endpoint "
-            f"{code(delivery.inference_id)}. Run this in Kibana → Dev Tools (it needs the "
+            f"{code(delivery.inference_id)}. Run this in Kibana{where} → Dev Tools (it "
+            "needs the "
             "`manage_inference` cluster privilege):"
         ),
         section(code_block(devtools_request(delivery))),

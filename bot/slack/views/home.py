@@ -29,6 +29,7 @@ from bot.slack.views.common import (
     mention,
     section,
     slack_date,
+    space_on,
     truncate,
 )
 
@@ -67,7 +68,8 @@ def _more(listed: Listed, command: str) -> list[Block]:
 def _subject(snapshot: RequestSnapshot) -> str:
     return (
         f"*{snapshot.reference}* · {escape(truncate(snapshot.connector_name, NAME_MAX))} · "
-        f"{escape(snapshot.provider_label)} · space {code(truncate(snapshot.space_id, 100))}"
+        f"{escape(snapshot.provider_label)} · "
+        f"space {space_on(snapshot.space_id, snapshot.target_label)}"
     )
 
 

@@ -28,7 +28,7 @@ def build_yaml_message(
         section(
             f":package: *{snapshot.reference}* · {escape(snapshot.connector_name)} "
             f"({snapshot.provider_label}) as a preconfigured connector. Add this to "
-            "`kibana.yml` on every Kibana instance:"
+            f"`kibana.yml` on every Kibana instance{_of(snapshot.target_label)}:"
         ),
         section(code_block(yaml)),
     ]
@@ -47,3 +47,8 @@ def build_yaml_message(
         )
     )
     return text, blocks
+
+
+def _of(target_label: str | None) -> str:
+    """With several targets: whose Kibana instances (the entry is for that deployment only)."""
+    return f" of *{escape(target_label)}*" if target_label else ""

@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.domain.policy.reminders import EscalationNotice, ReminderNotice
 from bot.domain.schemas import RequestSnapshot
-from bot.slack.views.common import code, context, escape, mention, section, truncate
+from bot.slack.views.common import code, context, escape, mention, section, space_on, truncate
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 _GROUP_ID = re.compile(r"S[A-Z0-9]+")
@@ -43,7 +43,8 @@ def waited_text(waited: timedelta) -> str:
 def _subject(snapshot: RequestSnapshot) -> str:
     return (
         f"{snapshot.provider_label} connector “{escape(truncate(snapshot.connector_name, 80))}” "
-        f"for {mention(snapshot.requested_by)} in space {code(truncate(snapshot.space_id, 100))}"
+        f"for {mention(snapshot.requested_by)} in space "
+        f"{space_on(snapshot.space_id, snapshot.target_label)}"
     )
 
 

@@ -152,3 +152,22 @@ def test_only_pending_requests_have_a_cancel_button() -> None:
     cancels = [b for b in blocks if (b.get("accessory") or {}).get("action_id") == "home.cancel"]
     assert len(cancels) == 1
     assert "REQ-000001" in cancels[0]["accessory"]["value"]
+
+
+def test_with_several_targets_each_request_names_its_target() -> None:
+    lab = _snapshot(7, S.PENDING).model_copy(update={"target_label": "AI <!here> Lab"})
+    content = HomeContent(
+        user="UAPPROVER1",
+        approver=True,
+        open_requests=Listed([lab], 1),
+        awaiting=Listed([lab], 1),
+        connectors=Listed(),
+        decisions=[],
+    )
+    sections = [
+        str(block["text"]["text"])
+        for block in build_home_view(content).to_dict()["blocks"]
+        if block["type"] == "section" and "REQ-000007" in str(block["text"]["text"])
+    ]
+    assert len(sections) == 2
+    assert all("space `default` on AI &lt;!here&gt; Lab" in text for text in sections)

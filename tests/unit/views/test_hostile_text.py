@@ -385,6 +385,22 @@ def test_a_hostile_target_label_and_kibanas_space_names_are_escaped() -> None:
             _assert_clean(_message(*requester_message(snapshot, notice)))
             _assert_clean(_message(*thread_message(snapshot, notice)))
         assert HOSTILE not in str(build_card_blocks(snapshot)[1].to_dict())
+        if snapshot.connector_type_id is not None:
+            _assert_clean(_message(*build_yaml_message(snapshot, ["apiKey"])))
+        delivery = EndpointDelivery(
+            inference_id="e1",
+            service="openai",
+            service_settings={"api_key": "<api_key>"},
+            task_settings={},
+            secret_keys=("api_key",),
+        )
+        _assert_clean(_message(*build_devtools_message(snapshot, delivery)))
+        _assert_clean(build_break_glass_view(snapshot).to_dict())
+        _assert_clean(_message(*break_glass_notice(snapshot)))
+        reminder = ReminderNotice(waited=timedelta(hours=4), missing=1, to_act=(APPROVER,))
+        _assert_clean(_message(*reminder_message(snapshot, reminder)))
+        escalation = EscalationNotice(waited=timedelta(days=2), escalate_to=(APPROVER,), to_act=())
+        _assert_clean(_message(*escalation_dm(snapshot, escalation)))
     _assert_clean(_message(*build_connector_list(HOSTILE, [], target_label=HOSTILE)))
     endpoint = Resource(backend="inference", id="e1", name=HOSTILE, type_id="chat_completion")
     _assert_clean(_message(*build_connector_list(HOSTILE, [endpoint], target_label=HOSTILE)))
