@@ -13,12 +13,14 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.backends import CLUSTER_WIDE_NOTE
+from bot.domain.changes import ChangeKind
 from bot.domain.devtools import DELIVERED_REASON
-from bot.domain.enums import RequestStatus
+from bot.domain.enums import RequestKind, RequestStatus
 from bot.domain.lifetime import lifetime_text
 from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.metadata import RequestButton, encode
+from bot.slack.views.changes import change_diff_blocks
 from bot.slack.views.common import (
     code,
     context,
@@ -55,7 +57,11 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
         ("Model", escape(snapshot.model or "Kibana's default")),
         *([("Target", escape(snapshot.target_label))] if snapshot.target_label else []),
         ("Kibana space", code(snapshot.space_id)),
-        (resource, f"{escape(snapshot.connector_name)}\n{code(snapshot.kibana_connector_id)}"),
+        (
+            resource,
+            f"{escape(snapshot.connector_name)}\n"
+            f"{code(snapshot.change_resource_id or snapshot.kibana_connector_id)}",
+        ),
     ]
     if snapshot.api_url:
         details.append(("API URL", escape(truncate(snapshot.api_url, 300))))
@@ -64,7 +70,8 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
     if snapshot.lifetime_days is not None:
         details.append(("Lifetime", lifetime_text(snapshot.lifetime_days).capitalize()))
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=f"LLM connector request {snapshot.reference}")),
+        HeaderBlock(text=PlainTextObject(text=f"{_title(snapshot)} {snapshot.reference}")),
+        *_change_blocks(snapshot),
         fields_section(details),
         section(f"*Why*\n{escape(truncate(snapshot.justification, 1500))}"),
     ]
@@ -76,6 +83,24 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
         blocks += [context(line) for line in unresolved_lines(snapshot)]
         blocks.append(_decision_buttons(snapshot))
     return blocks
+
+
+def _title(snapshot: RequestSnapshot) -> str:
+    if snapshot.kind is RequestKind.ROTATE:
+        return "Key rotation"
+    if snapshot.kind is RequestKind.CHANGE:
+        return "Change of an existing connector"
+    return "LLM connector request"
+
+
+def _change_blocks(snapshot: RequestSnapshot) -> list[Block]:
+    """A rotation or change says so, with the diff of its non-secret settings."""
+    if snapshot.kind not in {RequestKind.ROTATE, RequestKind.CHANGE}:
+        return []
+    kind: ChangeKind = "rotate" if snapshot.kind is RequestKind.ROTATE else "change"
+    return change_diff_blocks(
+        kind, snapshot.change_diff, resource_id=snapshot.change_resource_id or ""
+    )
 
 
 def unresolved_lines(snapshot: RequestSnapshot) -> list[str]:

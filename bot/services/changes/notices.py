@@ -1,0 +1,66 @@
+"""What a rotation or change tells the connector's thread and owner (the original request's
+thread: `lifecycle.notices`), queued in the transaction of the step it tells."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from bot.db import change_queries as cq
+from bot.db import queries
+from bot.db.models import ConnectorRequest
+from bot.domain.enums import AuditAction
+from bot.domain.lifecycle import LifecycleEvent, LifecycleNotice
+from bot.services.lifecycle.notices import queue_notice
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from bot.deps import Deps
+
+
+def tell(
+    session: Session,
+    deps: Deps,
+    row: ConnectorRequest,
+    event: LifecycleEvent,
+    *,
+    message: str | None = None,
+    hint: str | None = None,
+    actor: str | None = None,
+) -> None:
+    """Queue one step of the change ``row`` for its connector's thread (and owner)."""
+    if row.managed_id is None:
+        return
+    notice = LifecycleNotice(
+        event=event,
+        message=message,
+        hint=hint,
+        actor=actor,
+        request_id=row.id,
+        kind=row.kind,
+    )
+    queue_notice(session, deps, managed_id=row.managed_id, notice=notice)
+
+
+def requested(session: Session, deps: Deps, row: ConnectorRequest, *, now: datetime) -> None:
+    """A change was stored: tell the thread, and withdraw the rollback offers of earlier
+    failed changes of the connector (their secrets are erased: this change supersedes them)."""
+    assert row.managed_id is not None  # noqa: S101 - a change always names its connector
+    for earlier in cq.offered_rollbacks(session=session, managed_id=row.managed_id):
+        if earlier != row.id and cq.erase_secrets(session=session, request_id=earlier, now=now):
+            queries.add_audit(
+                session=session,
+                action=AuditAction.SECRETS_ERASED,
+                request_id=earlier,
+                actor=None,
+                detail={"superseded_by": row.reference},
+            )
+    tell(
+        session,
+        deps,
+        row,
+        LifecycleEvent.CHANGE_REQUESTED,
+        message=row.reference,
+        actor=row.requested_by_slack_id,
+    )

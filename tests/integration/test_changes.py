@@ -1,0 +1,298 @@
+"""Rotating and changing a managed connector through approval, end to end through signed
+Slack requests and the fakes: the modal, the card with the diff, the update in place (the
+fake Kibana records the PUT), the test, the thread lines, the rollback of a failed change,
+and who and what is refused."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from bot.db.models import AuditEvent, ManagedConnector
+from bot.db.session import session_scope
+from tests.fakes.elasticsearch import FakeElasticsearch
+from tests.fakes.kibana import FakeKibana
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import (
+    APPROVAL_CHANNEL,
+    APPROVER,
+    REQUESTER,
+    STRANGER,
+    BotHarness,
+    make_settings,
+    reference_from,
+    running_bot,
+    wait_until,
+)
+from tests.integration.lifecycle_support import (
+    OPENAI_KEY,
+    REVOKED,
+    VALUES,
+    lifecycle_bot,
+    managed,
+    provision,
+    texts,
+)
+
+NEW_KEY = "sk-proj-ROTATEDKEY0987654321SECRET"
+
+
+@pytest.fixture
+def lbot(database_url: str, slack: FakeSlack, kibana: FakeKibana) -> Iterator[BotHarness]:
+    with lifecycle_bot(database_url, slack, kibana) as bot:
+        yield bot
+
+
+def _ask(bot: BotHarness, text: str, *, user: str = REQUESTER) -> httpx.Response:
+    return bot.command(text, user=user)
+
+
+def _open(bot: BotHarness, verb: str, resource_id: str, *, user: str = REQUESTER) -> dict[str, Any]:
+    before = len(bot.slack.calls_for("views.open"))
+    response = _ask(bot, f"{verb} {resource_id}", user=user)
+    assert response.status_code == 200, response.text
+    return dict(bot.slack.wait_for("views.open", count=before + 1)[-1].response["view"])
+
+
+def _thread(bot: BotHarness, resource_id: str) -> list[dict[str, Any]]:
+    row = managed(bot, resource_id)
+    assert row.thread_channel is not None
+    assert row.thread_ts is not None
+    return bot.slack.thread_replies(row.thread_channel, row.thread_ts)
+
+
+def _puts(bot: BotHarness, resource_id: str) -> list[Any]:
+    return [r.body for r in bot.kibana.requests_to("PUT", f"/api/actions/connector/{resource_id}")]
+
+
+def _approve_change(bot: BotHarness, response: httpx.Response, *statuses: str) -> str:
+    reference = reference_from(response)
+    bot.wait_status(reference, "pending")
+    assert bot.click(reference, "approval.approve", user=APPROVER).status_code == 200
+    bot.wait_status(reference, *statuses)
+    bot.wait_idle()
+    return reference
+
+
+def _audit(bot: BotHarness, request_id: int) -> list[str]:
+    with session_scope(bot.deps.session_factory) as session:
+        return list(
+            session.scalars(
+                select(AuditEvent.action)
+                .where(AuditEvent.request_id == request_id)
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def test_a_rotation_goes_through_approval_and_updates_the_key_in_place(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    view = _open(lbot, "rotate", connector_id)
+    shown = json.dumps(view["blocks"])
+    assert "api_key" in shown
+    assert "field.model" not in shown  # only the secrets (and why)
+
+    response = lbot.submit_form(view, {"api_key": NEW_KEY, "justification": "the key leaked"})
+    reference = reference_from(response)
+    card = json.dumps(lbot.card_for(reference))
+    assert "Key rotation" in card
+    assert connector_id in card
+    assert NEW_KEY not in card
+    row = lbot.request_row(reference)
+    assert (row.kind, row.kibana_connector_id) == ("rotate", None)
+    assert row.secrets_ciphertext is not None
+    assert NEW_KEY.encode() not in row.secrets_ciphertext
+
+    _approve_change(lbot, response, "tested_ok")
+    (put,) = _puts(lbot, connector_id)
+    assert put["secrets"] == {"apiKey": NEW_KEY}
+    assert put["config"]["defaultModel"] == VALUES["model"]  # the config as it was
+    assert put["config"]["apiProvider"] == "OpenAI"
+    assert put["name"] == VALUES["name"]
+    assert lbot.kibana.connectors()[connector_id]["secrets"] == {"apiKey": NEW_KEY}
+
+    row = lbot.request_row(reference)
+    assert row.secrets_ciphertext is None
+    assert "secrets_erased" in _audit(lbot, row.id)
+    thread = texts(_thread(lbot, connector_id))
+    assert "key rotation" in thread
+    assert "was requested" in thread
+    assert "updated in place" in thread
+    assert "test passed" in thread
+    dm = texts(lbot.slack.messages_in(lbot.slack.dm_channel_for(REQUESTER)))
+    assert "updated in place" in dm
+    assert managed(lbot, connector_id).last_test_ok is True
+    for secret in (NEW_KEY, OPENAI_KEY):
+        assert secret not in lbot.slack.all_text()
+
+
+def test_a_change_of_model_shows_the_diff_and_updates_the_connector(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    view = _open(lbot, "change", connector_id)
+    response = lbot.submit_form(
+        view, {"model": "gpt-4o", "api_key": NEW_KEY, "justification": "a newer model"}
+    )
+    reference = reference_from(response)
+    card = json.dumps(lbot.card_for(reference))
+    assert "Change of an existing connector" in card
+    assert "gpt-4.1" in card
+    assert "gpt-4o" in card
+    assert NEW_KEY not in card
+
+    _approve_change(lbot, response, "tested_ok")
+    (put,) = _puts(lbot, connector_id)
+    assert put["config"]["defaultModel"] == "gpt-4o"
+    assert put["config"]["apiUrl"] == "https://api.openai.com/v1/chat/completions"
+    row = managed(lbot, connector_id)
+    assert row.model == "gpt-4o"
+    assert row.settings_snapshot is not None
+    assert row.settings_snapshot["defaultModel"] == "gpt-4o"
+    assert row.state == "active"
+    assert lbot.request_row(reference).secrets_ciphertext is None
+    assert "updated in place" in texts(_thread(lbot, connector_id))
+
+    # The change modal now starts from what the connector has.
+    again = _open(lbot, "change", connector_id)
+    assert '"initial_value": "gpt-4o"' in json.dumps(again["blocks"])
+
+
+def test_nothing_changed_is_refused_under_the_field(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    view = _open(lbot, "change", connector_id)
+    response = lbot.submit_form(view, {"api_key": NEW_KEY, "justification": "same"})
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert "Nothing changed" in json.dumps(body["errors"])
+
+
+def _rollback_click(bot: BotHarness, message: dict[str, Any], *, user: str) -> httpx.Response:
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == "lifecycle.rollback_button":
+                return bot.interact(
+                    {
+                        "type": "block_actions",
+                        "user": {"id": user},
+                        "trigger_id": bot.slack.issue_trigger_id(),
+                        "response_url": bot.slack.response_url(),
+                        "container": {"type": "message", "channel_id": APPROVAL_CHANNEL},
+                        "channel": {"id": APPROVAL_CHANNEL},
+                        "message": message,
+                        "actions": [
+                            {
+                                **element,
+                                "block_id": block["block_id"],
+                                "action_ts": str(time.time()),
+                            }
+                        ],
+                    }
+                )
+    raise AssertionError("no Roll back button")
+
+
+def test_a_failing_test_after_a_change_offers_a_rollback_that_restores_the_config(
+    lbot: BotHarness,
+) -> None:
+    connector_id = provision(lbot)
+    view = _open(lbot, "change", connector_id)
+    response = lbot.submit_form(
+        view, {"model": "gpt-5-typo", "api_key": NEW_KEY, "justification": "try gpt-5"}
+    )
+    lbot.kibana.set_execute_result(connector_id, status="error", message=REVOKED)
+    reference = _approve_change(lbot, response, "test_failed")
+    row = lbot.request_row(reference)
+    assert row.secrets_ciphertext is not None  # kept for the rollback
+    replies = _thread(lbot, connector_id)
+    failed = next(m for m in replies if "lifecycle.rollback_button" in json.dumps(m))
+    assert "failed" in texts([failed])
+    dm = lbot.slack.messages_in(lbot.slack.dm_channel_for(REQUESTER))
+    assert any("lifecycle.rollback_button" in json.dumps(m) for m in dm)
+
+    refused = _rollback_click(lbot, failed, user=STRANGER)
+    assert refused.status_code == 200
+    lbot.wait_idle()
+    assert lbot.request_row(reference).rollback_at is None
+
+    lbot.kibana.clear_execute_result(connector_id)
+    assert _rollback_click(lbot, failed, user=REQUESTER).status_code == 200
+    wait_until(lambda: lbot.request_row(reference).secrets_ciphertext is None, what="the rollback")
+    lbot.wait_idle()
+    puts = _puts(lbot, connector_id)
+    assert len(puts) == 2
+    assert puts[-1]["config"]["defaultModel"] == VALUES["model"]
+    assert puts[-1]["secrets"] == {"apiKey": NEW_KEY}
+    assert lbot.kibana.connectors()[connector_id]["config"]["defaultModel"] == VALUES["model"]
+    assert "rolled back to its previous settings" in texts(_thread(lbot, connector_id))
+    actions = _audit(lbot, row.id)
+    assert "rollback_requested" in actions
+    assert "rolled_back" in actions
+    assert managed(lbot, connector_id).model == VALUES["model"]
+
+    # Once only: a second click is told it is done, and nothing is sent again.
+    assert _rollback_click(lbot, failed, user=APPROVER).status_code == 200
+    lbot.wait_idle()
+    assert len(_puts(lbot, connector_id)) == 2
+    assert NEW_KEY not in lbot.slack.all_text()
+
+
+def test_someone_else_is_refused(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    opened = len(lbot.slack.calls_for("views.open"))
+    response = _ask(lbot, f"rotate {connector_id}", user=STRANGER)
+    assert response.status_code == 200
+    assert "Only the owner" in response.json()["text"]
+    assert len(lbot.slack.calls_for("views.open")) == opened
+    unknown = _ask(lbot, "change no-such-connector")
+    assert "manages no connector" in unknown.json()["text"]
+
+
+def test_a_retired_connector_cannot_be_changed(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    with session_scope(lbot.deps.session_factory) as session:
+        session.execute(
+            update(ManagedConnector)
+            .where(ManagedConnector.resource_id == connector_id)
+            .values(state="retired")
+        )
+    response = _ask(lbot, f"change {connector_id}")
+    assert "retired" in response.json()["text"]
+    response = _ask(lbot, f"rotate {connector_id}")
+    assert "retired" in response.json()["text"]
+
+
+@pytest.fixture
+def es_bot(
+    database_url: str, slack: FakeSlack, kibana: FakeKibana, elasticsearch: FakeElasticsearch
+) -> Iterator[BotHarness]:
+    kibana.version = elasticsearch.version
+    settings = make_settings(
+        database_url,
+        slack,
+        kibana,
+        elasticsearch_url=elasticsearch.url,
+        elasticsearch_api_key=elasticsearch.api_key,
+        lifecycle_sweep_seconds=3600.0,
+    )
+    with running_bot(settings, slack, kibana) as bot:
+        yield bot
+
+
+def test_an_inference_endpoint_rotates_through_update(
+    es_bot: BotHarness, elasticsearch: FakeElasticsearch
+) -> None:
+    endpoint_id = provision(es_bot)
+    assert managed(es_bot, endpoint_id).backend == "inference"
+    view = _open(es_bot, "rotate", endpoint_id)
+    response = es_bot.submit_form(view, {"api_key": NEW_KEY, "justification": "rotate"})
+    _approve_change(es_bot, response, "tested_ok")
+    (call,) = [
+        r for r in elasticsearch.requests_to("PUT", f"{endpoint_id}/_update") if r.status == 200
+    ]
+    assert call.body["service_settings"] == {"api_key": NEW_KEY}
+    assert "updated in place" in texts(_thread(es_bot, endpoint_id))
