@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, CursorResult, UnaryExpression, func, or_, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from bot.db.models import ApprovalDecision, ConnectorRequest, HomeViewer
+from bot.db.models import ApprovalDecision, ConnectorRequest, HomeViewer, ManagedConnector
 from bot.domain.enums import RequestStatus
 
 S = RequestStatus
@@ -207,3 +207,19 @@ def clear_notice(*, session: Session, user: str, shown: str) -> None:
         .values(notice=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def managed_of(
+    *, session: Session, owner: str, limit: int, states: list[str]
+) -> tuple[list[ManagedConnector], int]:
+    """A person's connectors in the inventory (in ``states``), newest first."""
+    where = [ManagedConnector.owner_slack_id == owner, ManagedConnector.state.in_(states)]
+    rows = list(
+        session.scalars(
+            select(ManagedConnector).where(*where).order_by(ManagedConnector.id.desc()).limit(limit)
+        )
+    )
+    if len(rows) < limit:
+        return rows, len(rows)
+    total = session.scalar(select(func.count()).select_from(ManagedConnector).where(*where))
+    return rows, int(total or 0)

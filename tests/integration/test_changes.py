@@ -296,3 +296,74 @@ def test_an_inference_endpoint_rotates_through_update(
     ]
     assert call.body["service_settings"] == {"api_key": NEW_KEY}
     assert "updated in place" in texts(_thread(es_bot, endpoint_id))
+
+
+def _click_message_button(
+    bot: BotHarness, message: dict[str, Any], action_id: str, *, user: str, channel: str
+) -> httpx.Response:
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == action_id:
+                return bot.interact(
+                    {
+                        "type": "block_actions",
+                        "user": {"id": user},
+                        "trigger_id": bot.slack.issue_trigger_id(),
+                        "response_url": bot.slack.response_url(),
+                        "container": {"type": "message", "channel_id": channel},
+                        "channel": {"id": channel},
+                        "message": message,
+                        "actions": [
+                            {
+                                **element,
+                                "block_id": block["block_id"],
+                                "action_ts": str(time.time()),
+                            }
+                        ],
+                    }
+                )
+    raise AssertionError(f"no {action_id} button")
+
+
+def test_the_outcome_dm_and_home_carry_the_connectors_buttons(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    dm_channel = lbot.slack.dm_channel_for(REQUESTER)
+    outcome = next(
+        m for m in lbot.slack.messages_in(dm_channel) if "lifecycle.rotate_button" in json.dumps(m)
+    )
+    thread = _thread(lbot, connector_id)
+    assert any("lifecycle.change_button" in json.dumps(m) for m in thread)
+
+    opened = len(lbot.slack.calls_for("views.open"))
+    _click_message_button(
+        lbot, outcome, "lifecycle.rotate_button", user=REQUESTER, channel=dm_channel
+    )
+    view = lbot.slack.wait_for("views.open", count=opened + 1)[-1].response["view"]
+    assert "Rotate the key" in json.dumps(view["blocks"])
+
+    # A stranger clicking the same button is told why, and no modal opens.
+    _click_message_button(
+        lbot, outcome, "lifecycle.rotate_button", user=STRANGER, channel=dm_channel
+    )
+    lbot.wait_idle()
+    assert len(lbot.slack.calls_for("views.open")) == opened + 1
+
+    lbot.open_home(REQUESTER)
+    home = lbot.home(REQUESTER, lambda text: "Last test passed" in text)
+    assert connector_id in json.dumps(home)
+    row = managed(lbot, connector_id)
+    assert f"connector.actions.{row.id}" in json.dumps(home)
+    block = next(b for b in home["blocks"] if b.get("block_id") == f"connector.actions.{row.id}")
+    button = next(e for e in block["elements"] if e["action_id"] == "lifecycle.change_button")
+    lbot.interact(
+        {
+            "type": "block_actions",
+            "user": {"id": REQUESTER},
+            "trigger_id": lbot.slack.issue_trigger_id(view_id=home["id"]),
+            "container": {"type": "view", "view_id": home["id"]},
+            "view": home,
+            "actions": [{**button, "block_id": block["block_id"], "action_ts": str(time.time())}],
+        }
+    )
+    change = lbot.slack.wait_for("views.open", count=opened + 2)[-1].response["view"]
+    assert '"initial_value": "gpt-4.1"' in json.dumps(change["blocks"])

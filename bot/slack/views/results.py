@@ -22,6 +22,7 @@ from bot.slack.views.common import (
     space_on,
     truncate,
 )
+from bot.slack.views.connector_actions import connector_buttons
 
 S = RequestStatus
 
@@ -96,6 +97,9 @@ def build_outcome_blocks(snapshot: RequestSnapshot) -> list[Block]:
         blocks += _failure_blocks(outcome, "Elasticsearch" if inference else "Kibana")
     if outcome.second_check is not None:
         blocks += _second_check_blocks(outcome.second_check)
+    buttons = connector_buttons(snapshot.managed) if snapshot.managed is not None else None
+    if buttons is not None:
+        blocks.append(buttons)
     return blocks
 
 
