@@ -138,6 +138,7 @@ def submit_request(
                 "space": draft.space_id,
                 "rule": rule.label,
                 "target": target,
+                **({"kind": change.kind.value, "managed_id": change.managed_id} if change else {}),
             },
         )
         queries.enqueue(session=session, kind=JobKind.POST_CARD, request_id=row.id)

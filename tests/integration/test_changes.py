@@ -16,6 +16,8 @@ from sqlalchemy import select, update
 
 from bot.db.models import AuditEvent, ManagedConnector
 from bot.db.session import session_scope
+from bot.domain.policy.model import AutoApprove, Match, PolicyDocument, Rule
+from bot.domain.targets import DEFAULT_TARGET, Target
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kibana import FakeKibana
 from tests.fakes.slack_api import FakeSlack
@@ -367,3 +369,51 @@ def test_the_outcome_dm_and_home_carry_the_connectors_buttons(lbot: BotHarness) 
     )
     change = lbot.slack.wait_for("views.open", count=opened + 2)[-1].response["view"]
     assert '"initial_value": "gpt-4.1"' in json.dumps(change["blocks"])
+
+
+def test_a_change_goes_through_the_same_policy(
+    database_url: str, slack: FakeSlack, kibana: FakeKibana
+) -> None:
+    target = Target(key=DEFAULT_TARGET, kibana_url=kibana.url, label="Production")
+    document = PolicyDocument(
+        targets=(target,),
+        rules=(
+            Rule(
+                index=0,
+                match=Match(models=("gpt-5*",)),
+                allow=False,
+                message="No gpt-5 in production yet.",
+            ),
+            Rule(index=1, approvers=(APPROVER,), auto_approve=AutoApprove(5)),
+        ),
+    )
+    bot = BotHarness(
+        settings=make_settings(database_url, slack, kibana, lifecycle_sweep_seconds=3600.0),
+        slack=slack,
+        kibana=kibana,
+        governance=document,
+    ).start()
+    try:
+        created = reference_from(bot.request_via_form(VALUES))
+        connector_id = bot.wait_status(created, "tested_ok").kibana_connector_id
+        assert connector_id is not None
+        bot.wait_idle()
+
+        denied = bot.submit_form(
+            _open(bot, "change", connector_id),
+            {"model": "gpt-5", "api_key": NEW_KEY, "justification": "newer"},
+        )
+        assert denied.json()["response_action"] == "errors"
+        assert "No gpt-5 in production yet." in json.dumps(denied.json()["errors"])
+
+        response = bot.submit_form(
+            _open(bot, "rotate", connector_id), {"api_key": NEW_KEY, "justification": "leak"}
+        )
+        reference = reference_from(response)
+        row = bot.wait_status(reference, "tested_ok")  # approved by the policy itself
+        assert row.auto_approved_at is not None
+        assert row.kind == "rotate"
+        bot.wait_idle()
+        assert _puts(bot, connector_id)[-1]["secrets"] == {"apiKey": NEW_KEY}
+    finally:
+        bot.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block
 
 from bot.domain.devtools import DELIVERED_REASON
-from bot.domain.enums import Notice, RequestStatus
+from bot.domain.enums import Notice, RequestKind, RequestStatus
 from bot.domain.lifetime import lifetime_text
 from bot.domain.schemas import KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.streaming_check import SecondCheckResult
@@ -196,7 +196,12 @@ def requester_message(
     elif notice is Notice.DECIDED:
         text = (
             f":white_check_mark: {_subject(snapshot)} was approved{approved_by(snapshot)}. "
-            "The bot is creating and testing the connector; the result follows here."
+            + (
+                "The bot is updating the connector in place and testing it; the result "
+                "follows here."
+                if snapshot.kind in {RequestKind.ROTATE, RequestKind.CHANGE}
+                else "The bot is creating and testing the connector; the result follows here."
+            )
             + _lifetime_note(snapshot)
         )
     else:
