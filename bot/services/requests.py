@@ -397,6 +397,10 @@ def _deliver(
     def apply(
         session: Session, now: datetime, row: ConnectorRequest, _ballot: ballot.Ballot
     ) -> bool:
+        if row.kind != RequestKind.CREATE.value:
+            raise InvalidTransitionError(
+                f"{row.reference} changes an existing connector in place: approve it instead."
+            )
         read(row)
         decided = {"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason}
         changed = move(

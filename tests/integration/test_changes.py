@@ -417,3 +417,48 @@ def test_a_change_goes_through_the_same_policy(
         assert _puts(bot, connector_id)[-1]["secrets"] == {"apiKey": NEW_KEY}
     finally:
         bot.stop()
+
+
+def test_an_update_kibana_refuses_changes_nothing_and_says_so(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    before = managed(lbot, connector_id)
+    response = lbot.submit_form(
+        _open(lbot, "change", connector_id),
+        {"model": "gpt-4o", "api_key": NEW_KEY, "justification": "newer"},
+    )
+    card = lbot.card_for(reference_from(response))
+    assert "approval.deliver_yaml" not in json.dumps(card)  # made in place, never by hand
+    lbot.kibana.fail_next(
+        status=400,
+        body={"statusCode": 400, "error": "Bad Request", "message": "error validating secrets"},
+        method="PUT",
+        path_contains=connector_id,
+    )
+    reference = _approve_change(lbot, response, "failed")
+    row = lbot.request_row(reference)
+    assert row.secrets_ciphertext is None
+    thread = texts(_thread(lbot, connector_id))
+    assert "could not be made: nothing was changed" in thread
+    assert "error validating secrets" in thread
+    after = managed(lbot, connector_id)
+    assert (after.model, after.settings_snapshot) == (before.model, before.settings_snapshot)
+    assert "could not be updated" in json.dumps(lbot.card_for(reference))
+
+
+def test_kibana_unavailable_during_an_update_is_retried_and_the_update_lands_once(
+    lbot: BotHarness,
+) -> None:
+    connector_id = provision(lbot)
+    response = lbot.submit_form(
+        _open(lbot, "rotate", connector_id), {"api_key": NEW_KEY, "justification": "leak"}
+    )
+    # The first update reaches Kibana but its answer is lost: the retry updates again.
+    lbot.kibana.fail_next(
+        status=503, method="PUT", path_contains=connector_id, after_processing=True
+    )
+    _approve_change(lbot, response, "tested_ok")
+    puts = _puts(lbot, connector_id)
+    assert len(puts) == 2
+    assert all(put["secrets"] == {"apiKey": NEW_KEY} for put in puts)
+    told = [m for m in _thread(lbot, connector_id) if "updated in place" in texts([m])]
+    assert len(told) == 1

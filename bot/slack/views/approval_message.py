@@ -155,6 +155,9 @@ def _decision_buttons(
     snapshot: RequestSnapshot, *, block_id: str = BlockId.APPROVAL_ACTIONS.value
 ) -> ActionsBlock:
     value = encode(RequestButton(request_id=snapshot.id))
+    change = _is_change(snapshot)
+    # A change is made in place by the bot: there is nothing to deliver by hand.
+    delivery = [] if change else [_delivery_button(snapshot, value)]
     return ActionsBlock(
         block_id=block_id,
         elements=[
@@ -164,7 +167,9 @@ def _decision_buttons(
                 value=value,
                 style="primary",
                 confirm=ConfirmObject(
-                    title=PlainTextObject(text="Create this connector?"),
+                    title=PlainTextObject(
+                        text="Change this connector?" if change else "Create this connector?"
+                    ),
                     text=MarkdownTextObject(
                         text=truncate(_confirm_text(snapshot), CONFIRM_TEXT_MAX)
                     ),
@@ -178,7 +183,7 @@ def _decision_buttons(
                 value=value,
                 style="danger",
             ),
-            _delivery_button(snapshot, value),
+            *delivery,
         ],
     )
 
@@ -195,15 +200,46 @@ def _confirm_text(snapshot: RequestSnapshot) -> str:
         f"{space_on(snapshot.space_id, snapshot.target_label)}"
     )
     needed = snapshot.progress.needed if snapshot.progress else 1
+    verb = "updates" if _is_change(snapshot) else "creates"
     if needed > 1:
-        return f"Your approval is one of the {needed} needed; then the bot creates {what}."
-    return f"The bot creates {what} and tests it."
+        return f"Your approval is one of the {needed} needed; then the bot {verb} {what}."
+    return f"The bot {verb} {what} and tests it."
+
+
+def _is_change(snapshot: RequestSnapshot) -> bool:
+    return snapshot.kind in {RequestKind.ROTATE, RequestKind.CHANGE}
+
+
+def _change_status_line(snapshot: RequestSnapshot, decided: str) -> str | None:
+    """Where an approved rotation or change is (None: as for any request)."""
+    status = snapshot.status
+    if status in {S.APPROVED, S.PROVISIONING}:
+        return f":white_check_mark: Approved{decided}. Updating the connector in place…"
+    if status is S.PROVISIONED:
+        return f":white_check_mark: Approved{decided}. Connector updated; testing it…"
+    if status is S.TESTED_OK:
+        return f":large_green_circle: Approved{decided}. Connector updated and its test passed."
+    if status is S.TEST_FAILED:
+        return (
+            f":warning: Approved{decided}. Connector updated, but its test failed (details in "
+            "the connector's thread)."
+        )
+    if status is S.FAILED:
+        return (
+            f":x: Approved{decided}, but the connector could not be updated: nothing was "
+            "changed (details in the connector's thread)."
+        )
+    return None
 
 
 def status_line(snapshot: RequestSnapshot) -> str:
     """One line saying where the request is."""
     status = snapshot.status
     decided = approved_by(snapshot)
+    if _is_change(snapshot):
+        line = _change_status_line(snapshot, decided)
+        if line is not None:
+            return line
     if status is S.PENDING:
         return _waiting_line(snapshot)
     if status in {S.APPROVED, S.PROVISIONING}:
