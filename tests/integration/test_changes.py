@@ -213,8 +213,9 @@ def test_a_failing_test_after_a_change_offers_a_rollback_that_restores_the_confi
     replies = _thread(lbot, connector_id)
     failed = next(m for m in replies if "lifecycle.rollback_button" in json.dumps(m))
     assert "failed" in texts([failed])
-    dm = lbot.slack.messages_in(lbot.slack.dm_channel_for(REQUESTER))
-    assert any("lifecycle.rollback_button" in json.dumps(m) for m in dm)
+    for told in (REQUESTER, APPROVER):  # the owner, and the approver who let it through
+        dm = lbot.slack.messages_in(lbot.slack.dm_channel_for(told))
+        assert any("lifecycle.rollback_button" in json.dumps(m) for m in dm)
 
     refused = _rollback_click(lbot, failed, user=STRANGER)
     assert refused.status_code == 200

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from bot.db import change_queries as cq
 from bot.db import queries
 from bot.db.models import ConnectorRequest
-from bot.domain.enums import AuditAction
-from bot.domain.lifecycle import LifecycleEvent, LifecycleNotice
+from bot.domain.enums import AuditAction, Decision, JobKind
+from bot.domain.lifecycle import Audience, LifecycleEvent, LifecycleNotice
 from bot.services.lifecycle.notices import queue_notice
 
 if TYPE_CHECKING:
@@ -41,6 +41,30 @@ def tell(
         kind=row.kind,
     )
     queue_notice(session, deps, managed_id=row.managed_id, notice=notice)
+    if event is LifecycleEvent.CHANGE_TEST_FAILED:
+        _tell_deciders(session, row, notice)
+
+
+def _tell_deciders(session: Session, row: ConnectorRequest, notice: LifecycleNotice) -> None:
+    """The approvers who approved the change get the owner's message too (Roll back and
+    all): they let it through."""
+    deciders = {
+        vote.decided_by_slack_id
+        for vote in queries.list_decisions(session=session, request_id=row.id)
+        if vote.decision == Decision.APPROVED.value
+    }
+    for user in sorted(deciders - {row.requested_by_slack_id}):
+        queries.enqueue(
+            session=session,
+            kind=JobKind.LIFECYCLE_NOTICE,
+            request_id=None,
+            payload={
+                "managed_id": row.managed_id,
+                "audience": Audience.OWNER.value,
+                "dm_to": user,
+                **notice.to_payload(),
+            },
+        )
 
 
 def requested(session: Session, deps: Deps, row: ConnectorRequest, *, now: datetime) -> None:
