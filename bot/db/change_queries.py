@@ -30,6 +30,14 @@ def managed_by_resource_id(
     return list(session.scalars(query.order_by(ManagedConnector.id)))
 
 
+def lock_managed(*, session: Session, managed_id: int) -> ManagedConnector | None:
+    """Read the inventory row under a row lock (PostgreSQL), so two changes of one connector
+    submitted at once are stored one after the other."""
+    return session.scalars(
+        select(ManagedConnector).where(ManagedConnector.id == managed_id).with_for_update()
+    ).one_or_none()
+
+
 def open_change(*, session: Session, managed_id: int) -> ConnectorRequest | None:
     """A rotate or change of this row that is not finished yet."""
     return session.scalars(

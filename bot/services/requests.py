@@ -97,6 +97,8 @@ def submit_request(
     now = deps.clock()
     plan = reminders.rule_plan(deps, rule)
     with session_scope(deps.session_factory) as session:
+        if change is not None:
+            change_notices.one_at_a_time(session, change.managed_id)
         auto = admission.auto_approval(session, rule, requester=requested_by, now=now)
         row = queries.add_request(
             session=session,

@@ -463,3 +463,19 @@ def test_kibana_unavailable_during_an_update_is_retried_and_the_update_lands_onc
     assert all(put["secrets"] == {"apiKey": NEW_KEY} for put in puts)
     told = [m for m in _thread(lbot, connector_id) if "updated in place" in texts([m])]
     assert len(told) == 1
+
+
+def test_one_change_at_a_time(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    first = _open(lbot, "rotate", connector_id)
+    second = _open(lbot, "rotate", connector_id)
+    reference = reference_from(
+        lbot.submit_form(first, {"api_key": NEW_KEY, "justification": "leak"})
+    )
+    answer = _ask(lbot, f"change {connector_id}")
+    assert "already under way" in answer.json()["text"]
+    assert reference in answer.json()["text"]
+    # A modal opened before the first was stored is refused when it is submitted.
+    late = lbot.submit_form(second, {"api_key": NEW_KEY, "justification": "again"})
+    assert late.json()["response_action"] == "errors"
+    assert "already under way" in json.dumps(late.json()["errors"])

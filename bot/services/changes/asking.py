@@ -90,8 +90,8 @@ def _current(session: Any, row: ManagedConnector) -> Current:
 def _check(deps: Deps, session: Any, row: ManagedConnector, actor: str, kind: ChangeKind) -> None:
     if actor != row.owner_slack_id and not approvers.is_approver(deps, actor):
         raise NotAuthorizedError(
-            f"Only the owner of {row.resource_id} (<@{row.owner_slack_id}>) or an approver can "
-            f"ask to {'rotate its key' if kind == 'rotate' else 'change it'}."
+            f"Only the owner of {row.resource_id} or an approver can ask to "
+            f"{'rotate its key' if kind == 'rotate' else 'change it'}."
         )
     if row.state not in CHANGEABLE_STATES:
         raise InvalidTransitionError(

@@ -11,6 +11,7 @@ from bot.db import queries
 from bot.db.models import ConnectorRequest
 from bot.domain.enums import AuditAction, Decision, JobKind
 from bot.domain.lifecycle import Audience, LifecycleEvent, LifecycleNotice
+from bot.errors import InvalidTransitionError
 from bot.services.lifecycle.notices import queue_notice
 
 if TYPE_CHECKING:
@@ -64,6 +65,18 @@ def _tell_deciders(session: Session, row: ConnectorRequest, notice: LifecycleNot
                 "dm_to": user,
                 **notice.to_payload(),
             },
+        )
+
+
+def one_at_a_time(session: Session, managed_id: int) -> None:
+    """Refuse a second open change of one connector (checked under the row's lock, in the
+    transaction that stores the new one)."""
+    cq.lock_managed(session=session, managed_id=managed_id)
+    pending = cq.open_change(session=session, managed_id=managed_id)
+    if pending is not None:
+        raise InvalidTransitionError(
+            f"A {pending.kind} of this connector is already under way ({pending.reference}, "
+            f"{pending.status}): wait for it to finish."
         )
 
 
