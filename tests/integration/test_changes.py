@@ -468,7 +468,7 @@ def test_kibana_unavailable_during_an_update_is_retried_and_the_update_lands_onc
 def test_one_change_at_a_time(lbot: BotHarness) -> None:
     connector_id = provision(lbot)
     first = _open(lbot, "rotate", connector_id)
-    second = _open(lbot, "rotate", connector_id)
+    second = _open(lbot, "rotate", f"default {connector_id}")  # `[target] <id>`
     reference = reference_from(
         lbot.submit_form(first, {"api_key": NEW_KEY, "justification": "leak"})
     )
