@@ -6,6 +6,7 @@ and who and what is refused."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -93,7 +94,10 @@ def _audit(bot: BotHarness, request_id: int) -> list[str]:
         )
 
 
-def test_a_rotation_goes_through_approval_and_updates_the_key_in_place(lbot: BotHarness) -> None:
+def test_a_rotation_goes_through_approval_and_updates_the_key_in_place(
+    lbot: BotHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     connector_id = provision(lbot)
     view = _open(lbot, "rotate", connector_id)
     shown = json.dumps(view["blocks"])
@@ -132,6 +136,8 @@ def test_a_rotation_goes_through_approval_and_updates_the_key_in_place(lbot: Bot
     assert managed(lbot, connector_id).last_test_ok is True
     for secret in (NEW_KEY, OPENAI_KEY):
         assert secret not in lbot.slack.all_text()
+    assert NEW_KEY not in caplog.text
+    assert any("rotate of managed connector" in r.getMessage() for r in caplog.records)
 
 
 def test_a_change_of_model_shows_the_diff_and_updates_the_connector(lbot: BotHarness) -> None:
