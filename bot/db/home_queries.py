@@ -16,7 +16,6 @@ from bot.domain.enums import RequestStatus
 S = RequestStatus
 CR = ConnectorRequest
 OPEN_STATES = [S.PENDING.value, S.APPROVED.value, S.PROVISIONING.value, S.PROVISIONED.value]
-TESTED_STATES = [S.TESTED_OK.value, S.TEST_FAILED.value]
 
 
 def _page(
@@ -73,14 +72,6 @@ def voted_by(*, session: Session, user: str, request_ids: list[int]) -> set[int]
         )
     )
     return set(found)
-
-
-def tested_requests_of(
-    *, session: Session, user: str, limit: int
-) -> tuple[list[ConnectorRequest], int]:
-    """A person's requests whose connector was created and tested, latest first."""
-    where = [CR.requested_by_slack_id == user, CR.status.in_(TESTED_STATES)]
-    return _page(session, where, [CR.updated_at.desc(), CR.id.desc()], limit)
 
 
 def latest_decisions(

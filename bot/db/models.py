@@ -196,6 +196,8 @@ class ManagedConnector(Base):
         CheckConstraint(_in("state", [s.value for s in ManagedState]), name="state"),
         UniqueConstraint("target", "space_id", "resource_id", name="uq_managed_connector_resource"),
         Index("ix_managed_connector_state_next_test", "state", "next_test_at"),
+        # App Home: a person's own connectors by state.
+        Index("ix_managed_connector_owner_state", "owner_slack_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
