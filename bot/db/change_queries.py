@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import ConnectorRequest, ManagedConnector
@@ -39,12 +39,18 @@ def lock_managed(*, session: Session, managed_id: int) -> ManagedConnector | Non
 
 
 def open_change(*, session: Session, managed_id: int) -> ConnectorRequest | None:
-    """A rotate or change of this row that is not finished yet."""
+    """A rotate or change of this row that is not finished yet (a rollback under way
+    counts: it still holds its secrets)."""
+    rolling_back = and_(
+        ConnectorRequest.status == RequestStatus.TEST_FAILED.value,
+        ConnectorRequest.rollback_at.is_not(None),
+        ConnectorRequest.secrets_ciphertext.is_not(None),
+    )
     return session.scalars(
         select(ConnectorRequest).where(
             ConnectorRequest.managed_id == managed_id,
             ConnectorRequest.kind.in_(CHANGE_KINDS),
-            ConnectorRequest.status.in_(OPEN_STATES),
+            or_(ConnectorRequest.status.in_(OPEN_STATES), rolling_back),
         )
     ).first()
 
