@@ -469,6 +469,8 @@ def test_kibana_unavailable_during_an_update_is_retried_and_the_update_lands_onc
     assert all(put["secrets"] == {"apiKey": NEW_KEY} for put in puts)
     told = [m for m in _thread(lbot, connector_id) if "updated in place" in texts([m])]
     assert len(told) == 1
+    dm = texts(lbot.slack.messages_in(lbot.slack.dm_channel_for(REQUESTER)))
+    assert "failed while updating the connector" in dm  # told at once, the bot keeps trying
 
 
 def test_one_change_at_a_time(lbot: BotHarness) -> None:

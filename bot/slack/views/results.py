@@ -232,7 +232,9 @@ def kibana_retrying_message(
 ) -> tuple[str, list[Block]]:
     """Kibana failed a step: what failed, that the bot keeps trying, and until when."""
     noun, who = _made_by(snapshot)
-    step = f"testing the {noun}" if retrying.stage == "test" else f"creating the {noun}"
+    change = snapshot.kind in {RequestKind.ROTATE, RequestKind.CHANGE}
+    making = "updating" if change else "creating"
+    step = f"testing the {noun}" if retrying.stage == "test" else f"{making} the {noun}"
     until = f"until {slack_date(retrying.until)}" if retrying.until is not None else "for a while"
     where = "here" if in_thread else "in a DM"
     text = (
