@@ -40,6 +40,7 @@ from tests.integration.lifecycle_support import (
     lifecycle_bot,
     managed,
     provision,
+    seed_managed,
     texts,
 )
 
@@ -487,3 +488,11 @@ def test_one_change_at_a_time(lbot: BotHarness) -> None:
     late = lbot.submit_form(second, {"api_key": NEW_KEY, "justification": "again"})
     assert late.json()["response_action"] == "errors"
     assert "already under way" in json.dumps(late.json()["errors"])
+
+
+def test_an_adopted_connector_is_changed_before_its_key_can_be_rotated(lbot: BotHarness) -> None:
+    (connector_id,) = seed_managed(lbot, 1)
+    answer = _ask(lbot, f"rotate {connector_id}")
+    assert "no record of" in answer.json()["text"]
+    view = _open(lbot, "change", connector_id)  # opens, to be typed in full
+    assert '"initial_value": "Seeded seeded-00000"' in json.dumps(view["blocks"])

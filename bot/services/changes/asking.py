@@ -70,21 +70,24 @@ def find_managed(deps: Deps, words: list[str], *, command: str, verb: str) -> in
         return rows[0].id
 
 
-def _current(session: Any, row: ManagedConnector) -> Current:
-    """The connector's name and form settings as the bot last set them."""
+def _current(session: Any, row: ManagedConnector) -> tuple[Current, bool]:
+    """The connector's name and form settings as the bot last set them, and whether the bot
+    has them at all (not for an adopted connector, nor one requested before they were kept)."""
     stored = row.current_settings
     if stored is None and row.request_id is not None:
         request = session.get(ConnectorRequest, row.request_id)
         if request is not None and request.settings is not None:
             stored = {NAME_KEY: request.connector_name, "settings": dict(request.settings)}
+    known = stored is not None
     stored = stored or {}
-    return Current(
+    current = Current(
         provider=Provider(row.provider),
         backend=INFERENCE if row.backend == INFERENCE else CONNECTOR,
         name=str(stored.get(NAME_KEY) or row.name),
         space_id=row.space_id,
         settings=dict(stored.get("settings") or {}),
     )
+    return current, known
 
 
 def _check(deps: Deps, session: Any, row: ManagedConnector, actor: str, kind: ChangeKind) -> None:
@@ -113,9 +116,16 @@ def open_change(deps: Deps, *, managed_id: int, actor: str, kind: ChangeKind) ->
         if row is None:
             raise RequestNotFoundError("That connector is no longer in the bot's inventory.")
         _check(deps, session, row, actor, kind)
-        current = _current(session, row)
+        current, known = _current(session, row)
         if kind == "rotate" and not rotatable(current.spec):
             raise BotError(f"{current.spec.label} has no key to rotate: change it instead.")
+        if kind == "rotate" and not known:
+            # Rotating would send the form's defaults as its settings: they must be typed once.
+            raise BotError(
+                f"The bot has no record of {row.resource_id}'s settings (it was adopted, or "
+                "requested before they were kept): ask for a change first, with its settings "
+                "and the new key."
+            )
         return Changeable(managed_id=row.id, resource_id=row.resource_id, current=current)
 
 
