@@ -496,3 +496,18 @@ def test_an_adopted_connector_is_changed_before_its_key_can_be_rotated(lbot: Bot
     assert "no record of" in answer.json()["text"]
     view = _open(lbot, "change", connector_id)  # opens, to be typed in full
     assert '"initial_value": "Seeded seeded-00000"' in json.dumps(view["blocks"])
+    response = lbot.submit_form(
+        view,
+        {
+            "model": "gpt-4o-mini",
+            "api_url": "https://api.openai.com/v1/chat/completions",
+            "api_key": NEW_KEY,
+            "justification": "take it over",
+        },
+    )
+    _approve_change(lbot, response, "tested_ok")
+    (put,) = _puts(lbot, connector_id)
+    assert put["config"]["defaultModel"] == "gpt-4o-mini"
+    assert put["secrets"] == {"apiKey": NEW_KEY}
+    assert managed(lbot, connector_id).current_settings is not None
+    assert _open(lbot, "rotate", connector_id)["callback_id"]  # now it can be rotated

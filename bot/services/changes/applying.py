@@ -25,6 +25,7 @@ from bot.db.session import session_scope
 from bot.domain.changes import NAME_KEY, ChangeDraft
 from bot.domain.enums import AuditAction, RequestKind
 from bot.domain.lifecycle import LifecycleEvent, ManagedState, after_change_test, visible
+from bot.domain.providers import provider_spec
 from bot.domain.providers.spec import CONNECTOR, INFERENCE, ConnectorPayload, InferencePayload
 from bot.domain.resources import Resource, Target
 from bot.domain.schemas import Outcome
@@ -66,9 +67,12 @@ def change_draft(
 
 
 def update_payload(change: ChangeDraft) -> ConnectorPayload | InferencePayload:
-    """What the back-end's `update` takes for this change."""
+    """What the back-end's `update` takes for this change. Without the settings it had
+    (adopted), the new draft's config goes over Kibana's as it is (nothing is removed)."""
     if change.backend == INFERENCE:
         return change.inference_payload()
+    if not change.before_settings:
+        return provider_spec(change.draft.provider).connector_payload(change.draft)
     return change.connector_payload()
 
 

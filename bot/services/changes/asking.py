@@ -119,6 +119,12 @@ def open_change(deps: Deps, *, managed_id: int, actor: str, kind: ChangeKind) ->
         current, known = _current(session, row)
         if kind == "rotate" and not rotatable(current.spec):
             raise BotError(f"{current.spec.label} has no key to rotate: change it instead.")
+        if not known and current.backend == INFERENCE:
+            raise BotError(
+                f"The bot has no record of {row.resource_id}'s settings (it was adopted): an "
+                "inference endpoint changes only its key and task settings, which the bot "
+                "cannot rebuild. Change it in Dev Tools, or retire it and request a new one."
+            )
         if kind == "rotate" and not known:
             # Rotating would send the form's defaults as its settings: they must be typed once.
             raise BotError(
