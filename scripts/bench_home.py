@@ -52,7 +52,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import Connection, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 
-from bot.db.models import ApprovalDecision, AuditEvent, ConnectorRequest
+from bot.db.models import ApprovalDecision, AuditEvent, ConnectorRequest, ManagedConnector
 from bot.db.session import session_scope
 from bot.domain.enums import RequestStatus
 from bot.runtime import build_runtime
@@ -167,6 +167,40 @@ def request_rows(count: int) -> Iterator[dict[str, Any]]:
         }
 
 
+def managed_rows(count: int) -> Iterator[dict[str, Any]]:
+    for row in request_rows(count):
+        if row["status"] not in {S.TESTED_OK.value, S.TEST_FAILED.value}:
+            continue
+        ok = row["status"] == S.TESTED_OK.value
+        yield {
+            "target": "default",
+            "space_id": row["space_id"],
+            "resource_id": row["kibana_connector_id"],
+            "backend": "connector",
+            "type_id": ".gen-ai",
+            "name": row["connector_name"],
+            "provider": "openai",
+            "model": "gpt-4.1",
+            "owner_slack_id": row["requested_by_slack_id"],
+            "approvers": ["UAPPROVER2"],
+            "request_id": row["id"],
+            "thread_channel": row["card_channel"],
+            "thread_ts": row["card_ts"],
+            "created_at": row["finished_at"],
+            "updated_at": row["finished_at"],
+            "state": "active" if ok or row["id"] % 2 else "failing",
+            "last_test_at": row["finished_at"],
+            "last_test_ok": ok,
+            "last_test_latency_ms": 850,
+            "consecutive_failures": 0 if ok else 2,
+            "next_test_at": row["finished_at"] + timedelta(days=1),
+            "retest_every_seconds": 86400,
+            "failing_after": 2,
+            "settings_snapshot": row["config"],
+            "version": 1,
+        }
+
+
 def insert_chunks(
     connection: Connection, table: Any, rows: Iterator[dict[str, Any]], what: str
 ) -> int:
@@ -211,6 +245,10 @@ def seed(connection: Connection, *, requests: int, audit_events: int) -> dict[st
     }
     counts["decisions"] = insert_chunks(
         connection, ApprovalDecision.__table__, iter(decisions), "decisions"
+    )
+    # Every created and tested connector is in the inventory (Home's "Your connectors").
+    counts["managed connectors"] = insert_chunks(
+        connection, ManagedConnector.__table__, managed_rows(requests), "managed connectors"
     )
     progress(f"seeding {audit_events:,} audit events")
 

@@ -10,13 +10,12 @@ from sqlalchemy import ColumnElement, CursorResult, UnaryExpression, func, or_, 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from bot.db.models import ApprovalDecision, ConnectorRequest, HomeViewer
+from bot.db.models import ApprovalDecision, ConnectorRequest, HomeViewer, ManagedConnector
 from bot.domain.enums import Decision, RequestStatus
 
 S = RequestStatus
 CR = ConnectorRequest
 OPEN_STATES = [S.PENDING.value, S.APPROVED.value, S.PROVISIONING.value, S.PROVISIONED.value]
-TESTED_STATES = [S.TESTED_OK.value, S.TEST_FAILED.value]
 
 
 def _page(
@@ -91,14 +90,6 @@ def approvals_of(*, session: Session, request_ids: list[int]) -> dict[int, tuple
     for request_id, user in rows:
         found[request_id] = (*found.get(request_id, ()), user)
     return found
-
-
-def tested_requests_of(
-    *, session: Session, user: str, limit: int
-) -> tuple[list[ConnectorRequest], int]:
-    """A person's requests whose connector was created and tested, latest first."""
-    where = [CR.requested_by_slack_id == user, CR.status.in_(TESTED_STATES)]
-    return _page(session, where, [CR.updated_at.desc(), CR.id.desc()], limit)
 
 
 def latest_decisions(
@@ -225,3 +216,19 @@ def clear_notice(*, session: Session, user: str, shown: str) -> None:
         .values(notice=None)
         .execution_options(synchronize_session=False)
     )
+
+
+def managed_of(
+    *, session: Session, owner: str, limit: int, states: list[str]
+) -> tuple[list[ManagedConnector], int]:
+    """A person's connectors in the inventory (in ``states``), newest first."""
+    where = [ManagedConnector.owner_slack_id == owner, ManagedConnector.state.in_(states)]
+    rows = list(
+        session.scalars(
+            select(ManagedConnector).where(*where).order_by(ManagedConnector.id.desc()).limit(limit)
+        )
+    )
+    if len(rows) < limit:
+        return rows, len(rows)
+    total = session.scalar(select(func.count()).select_from(ManagedConnector).where(*where))
+    return rows, int(total or 0)

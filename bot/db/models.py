@@ -103,6 +103,10 @@ class ConnectorRequest(Base):
     approval_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Set when the policy approved it without a person (the per-requester daily limit).
     auto_approved_at: Mapped[datetime | None]
+    # A rotate or change: the connector as it was (name, form settings, resource id), for the
+    # card's diff and the rollback; and when a rollback of the failed change was claimed.
+    change_before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rollback_at: Mapped[datetime | None]
 
 
 class ApprovalDecision(Base):
@@ -192,6 +196,8 @@ class ManagedConnector(Base):
         CheckConstraint(_in("state", [s.value for s in ManagedState]), name="state"),
         UniqueConstraint("target", "space_id", "resource_id", name="uq_managed_connector_resource"),
         Index("ix_managed_connector_state_next_test", "state", "next_test_at"),
+        # App Home: a person's own connectors by state.
+        Index("ix_managed_connector_owner_state", "owner_slack_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -227,6 +233,8 @@ class ManagedConnector(Base):
     reconciled_at: Mapped[datetime | None]
     # Bumped by every write: the compare-and-set token of read-then-update use cases.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The form settings (and name) of the last change applied; NULL: the creating request's.
+    current_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ScheduledTask(Base):

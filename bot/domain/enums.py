@@ -75,6 +75,7 @@ class JobKind(StrEnum):
     ADOPTED_MESSAGE = "lifecycle.adopted"
     LIFECYCLE_DIGEST = "lifecycle.digest"
     DM_APPROVER = "approver.dm"  # payload: user, notice
+    ROLLBACK_CHANGE = "kibana.rollback"  # put a failed change's previous settings back
 
 
 class JobStatus(StrEnum):
@@ -120,3 +121,6 @@ class AuditAction(StrEnum):
     AUTO_APPROVED = "auto_approved"  # approved by a policy rule's auto_approve
     BREAK_GLASS = "break_glass"  # an approver approved their own request, with a reason
     APPROVAL_COUNTED = "approval_counted"  # one approval of several needed
+    CHANGE_APPLIED = "change_applied"  # a rotate or change updated the connector in place
+    ROLLBACK_REQUESTED = "rollback_requested"  # someone rolled a failed change back
+    ROLLED_BACK = "rolled_back"  # the previous settings are back (or the rollback failed)

@@ -43,6 +43,13 @@ class LifecycleEvent(StrEnum):
     RECOVERED = "recovered"
     DRIFTED = "drifted"
     DELETED = "deleted"  # deleted in Kibana (or Elasticsearch) outside the bot
+    # Rotations and changes through approval (the change request's reference in ``message``).
+    CHANGE_REQUESTED = "change_requested"
+    CHANGED = "changed"  # updated in place and its test passed
+    CHANGE_TEST_FAILED = "change_test_failed"  # updated, but the test failed: rollback offered
+    CHANGE_FAILED = "change_failed"  # Kibana or Elasticsearch refused the update: nothing changed
+    ROLLED_BACK = "rolled_back"
+    ROLLBACK_FAILED = "rollback_failed"
 
 
 S = ManagedState
@@ -222,7 +229,9 @@ class LifecycleNotice:
     changes: tuple[Change, ...] = ()
     failures: int = 0
     failing_after: int = 0
-    actor: str | None = None  # who adopted it
+    actor: str | None = None  # who adopted it (or asked for the change, or rolled it back)
+    request_id: int | None = None  # the change request (its Roll back button)
+    kind: str | None = None  # the change's kind: "rotate" or "change"
 
     def to_payload(self) -> dict[str, Any]:
         """The notice as a job payload (JSON)."""
@@ -234,6 +243,8 @@ class LifecycleNotice:
             "failures": self.failures,
             "failing_after": self.failing_after,
             "actor": self.actor,
+            "request_id": self.request_id,
+            "kind": self.kind,
         }
 
     @classmethod
@@ -247,6 +258,8 @@ class LifecycleNotice:
             failures=int(payload.get("failures") or 0),
             failing_after=int(payload.get("failing_after") or 0),
             actor=payload.get("actor"),
+            request_id=payload.get("request_id"),
+            kind=payload.get("kind"),
         )
 
 
@@ -258,11 +271,32 @@ class Audience(StrEnum):
     CHANNEL = "channel"  # the notification channel
 
 
+CHANGE_OUTCOMES = frozenset(
+    {
+        LifecycleEvent.CHANGED,
+        LifecycleEvent.CHANGE_TEST_FAILED,
+        LifecycleEvent.CHANGE_FAILED,
+        LifecycleEvent.ROLLED_BACK,
+        LifecycleEvent.ROLLBACK_FAILED,
+    }
+)
+# The states in which an owner may ask to rotate or change a connector.
+CHANGEABLE_STATES = frozenset({S.ACTIVE, S.FAILING, S.DRIFTED})
+
+
+def after_change_test(state: ManagedState, *, ok: bool) -> ManagedState:
+    """The state after the test of a change made through the bot: a pass makes it active
+    (the change re-baselines a drifted row); a failure leaves it as it was."""
+    if ok and state in CHANGEABLE_STATES:
+        return S.ACTIVE
+    return state
+
+
 def audiences(event: LifecycleEvent) -> tuple[Audience, ...]:
     """Who is told about an event: every event lands in the thread; failing and recovering
     also reach the owner and the notification channel, drift and deletion the owner."""
     if event in {LifecycleEvent.FAILING, LifecycleEvent.RECOVERED}:
         return (Audience.THREAD, Audience.OWNER, Audience.CHANNEL)
-    if event in {LifecycleEvent.DRIFTED, LifecycleEvent.DELETED}:
+    if event in {LifecycleEvent.DRIFTED, LifecycleEvent.DELETED, *CHANGE_OUTCOMES}:
         return (Audience.THREAD, Audience.OWNER)
     return (Audience.THREAD,)

@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from bot.domain.changes import SettingChange
 from bot.domain.enums import Provider, RequestKind, RequestStatus
+from bot.domain.lifecycle import ManagedSummary
 from bot.domain.streaming_check import SecondCheckResult
 from bot.domain.testing import TestReading
 
@@ -89,6 +91,11 @@ class RequestSnapshot(BaseModel):
     lifetime_days: int | None = None  # the connector's lifetime after creation; None: no expiry
     kind: RequestKind = RequestKind.CREATE  # a new connector, or a change to a managed one
     managed_id: int | None = None  # the inventory row a change is for
+    # A rotate or change: the id of the connector it changes, and its non-secret diff.
+    change_resource_id: str | None = None
+    change_diff: tuple[SettingChange, ...] = ()
+    # The inventory row a created connector became (its outcome message shows its buttons).
+    managed: ManagedSummary | None = None
     target: str = "default"  # the policy's target key
     # How Slack names the target (its label or key); None when there is only one target.
     target_label: str | None = None

@@ -27,11 +27,14 @@ from bot.domain.home import (
     DecisionLine,
     HomeContent,
     Listed,
+    Owned,
 )
+from bot.domain.lifecycle import ManagedState
 from bot.domain.providers import provider_spec
 from bot.domain.schemas import ApprovalProgress, RequestSnapshot
 from bot.services import approvers
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
+from bot.services.lifecycle.inventory import load_summary
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.services.snapshots import to_snapshot
 
@@ -84,13 +87,14 @@ def with_progress(
     return shown
 
 
-def owned_connectors(deps: Deps, session: Session, user: str) -> Listed:
-    """The connectors ``user`` owns: their requests whose connector was created and tested
-    (the stored test result is on the snapshot's outcome)."""
-    rows, total = home_queries.tested_requests_of(
-        session=session, user=user, limit=CONNECTORS_SHOWN
+def owned_connectors(deps: Deps, session: Session, user: str) -> Owned:
+    """The connectors ``user`` owns in the inventory (not retired), with state and last test."""
+    del deps
+    shown = [state.value for state in ManagedState if state is not ManagedState.RETIRED]
+    rows, total = home_queries.managed_of(
+        session=session, owner=user, limit=CONNECTORS_SHOWN, states=shown
     )
-    return Listed([to_snapshot(row, deps.governance) for row in rows], total)
+    return Owned([load_summary(session, row) for row in rows], total)
 
 
 def home_content(deps: Deps, session: Session, user: str, notice: str | None) -> HomeContent:

@@ -6,13 +6,15 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from bot.db import lifecycle_queries as lq
 from bot.db import queries
 from bot.db.session import session_scope
 from bot.deps import Deps
-from bot.domain.enums import Decision, JobKind, Notice, RequestStatus
+from bot.domain.enums import Decision, JobKind, Notice, RequestKind, RequestStatus
 from bot.domain.schemas import ApprovalProgress, KibanaRetrying, RequestSnapshot
 from bot.services import approvers
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
+from bot.services.lifecycle.inventory import load_summary
 from bot.services.ports import NotificationFailedError, NotificationRetryableError
 from bot.services.snapshots import to_snapshot
 
@@ -55,6 +57,17 @@ def _with_card(deps: Deps, job: JobContext) -> RequestSnapshot:
     if snapshot.card_ts is None:
         raise RetryLaterError(CARD_WAIT_SECONDS, "the approval card is not posted yet")
     return snapshot
+
+
+def _with_connector(deps: Deps, snapshot: RequestSnapshot, notice: Notice) -> RequestSnapshot:
+    """An outcome with the connector it created, so the message carries its buttons."""
+    if notice is not Notice.OUTCOME or snapshot.kind is not RequestKind.CREATE:
+        return snapshot
+    with session_scope(deps.session_factory) as session:
+        row = lq.get_managed_by_request(session=session, request_id=snapshot.id)
+        if row is None:
+            return snapshot
+        return snapshot.model_copy(update={"managed": load_summary(session, row)})
 
 
 def _notice(job: JobContext) -> Notice:
@@ -108,7 +121,9 @@ def thread_reply(deps: Deps, job: JobContext) -> None:
     if _notice(job) is Notice.KIBANA_RETRYING:
         _tell_kibana_retrying(deps, job, _with_card(deps, job), in_thread=True)
         return
-    _deliver("thread reply", deps.notifier.reply_in_thread, _with_card(deps, job), _notice(job))
+    notice = _notice(job)
+    snapshot = _with_connector(deps, _with_card(deps, job), notice)
+    _deliver("thread reply", deps.notifier.reply_in_thread, snapshot, notice)
 
 
 def dm_approver(deps: Deps, job: JobContext) -> None:
@@ -123,7 +138,9 @@ def dm_requester(deps: Deps, job: JobContext) -> None:
     if _notice(job) is Notice.KIBANA_RETRYING:
         _tell_kibana_retrying(deps, job, _snapshot(deps, job), in_thread=False)
         return
-    _deliver("DM", deps.notifier.dm_requester, _snapshot(deps, job), _notice(job))
+    notice = _notice(job)
+    snapshot = _with_connector(deps, _snapshot(deps, job), notice)
+    _deliver("DM", deps.notifier.dm_requester, snapshot, notice)
 
 
 # The step a "Kibana failed, still trying" notice is about is still under way in these states;

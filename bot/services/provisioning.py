@@ -27,6 +27,7 @@ from bot.services.backends.base import (
     BackendUnavailableError,
     ProvisioningBackend,
 )
+from bot.services.changes import applying
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.lifecycle import inventory
 from bot.services.transitions import announce, move
@@ -44,6 +45,8 @@ class _Work:
     ciphertext: bytes | None
     backend: str = "connector"
     stack: str = "default"  # the policy target (deployment) whose clients it uses
+    kind: str = "create"  # or a change of a managed connector ("rotate", "change")
+    before: dict[str, Any] | None = None  # a change: the connector as it was
 
     @property
     def connector_type_id(self) -> str:
@@ -51,7 +54,13 @@ class _Work:
 
 
 def _work(row: ConnectorRequest) -> _Work:
-    assert row.kibana_connector_id is not None  # noqa: S101 - set at submission
+    # A change updates the managed connector in place: its id is the one it had.
+    resource_id = (
+        str((row.change_before or {}).get("resource_id") or "")
+        if applying.is_change(row.kind)
+        else row.kibana_connector_id
+    )
+    assert resource_id  # noqa: S101 - set at submission
     backend = row.backend or "connector"
     # A connector's type, or an inference endpoint's service (kept in its stored config).
     type_id = row.connector_type_id if backend == "connector" else row.config.get("service")
@@ -62,7 +71,7 @@ def _work(row: ConnectorRequest) -> _Work:
         stored=drafts.stored_request(row),
         target=Target(
             space_id=row.space_id,
-            resource_id=row.kibana_connector_id,
+            resource_id=resource_id,
             name=row.connector_name,
             type_id=str(type_id),
             config=dict(row.config),
@@ -70,6 +79,8 @@ def _work(row: ConnectorRequest) -> _Work:
         ciphertext=row.secrets_ciphertext,
         backend=backend,
         stack=row.target,
+        kind=row.kind,
+        before=dict(row.change_before) if row.change_before is not None else None,
     )
 
 
@@ -97,20 +108,27 @@ def provision_connector(deps: Deps, job: JobContext) -> None:
         )
         return
     started = time.monotonic()
+    operation = "update" if applying.is_change(work.kind) else "create"
     try:
         backend = _backend(deps, work)
-        payload = backend.payload(work.stored, deps.secret_box.open(work.ciphertext))
-        resource = backend.create(work.target, payload)
+        secrets = deps.secret_box.open(work.ciphertext)
+        if work.before is not None:  # a rotation or change: updated in place
+            change = applying.change_draft(
+                work.stored, work.before, work.backend, secrets, work.kind
+            )
+            resource = backend.update(work.target, applying.update_payload(change))
+        else:
+            resource = backend.create(work.target, backend.payload(work.stored, secrets))
     except BackendError as error:
         outcome = _failure_outcome("create", error, started)
-        _record(deps, work, "create", job.attempt, outcome)
+        _record(deps, work, operation, job.attempt, outcome)
         if isinstance(error, BackendUnavailableError):
             raise KibanaRetryError(work, outcome) from None
         else:
             _fail(deps, work, job, outcome)
         return
     outcome = Outcome(stage="create", ok=True, duration_ms=_ms(started), http_status=200)
-    _record(deps, work, "create", job.attempt, outcome)
+    _record(deps, work, operation, job.attempt, outcome)
     _mark_provisioned(deps, work, resource)
 
 
@@ -154,9 +172,13 @@ def _mark_provisioned(deps: Deps, work: _Work, resource: Resource) -> None:
             action=AuditAction.PROVISIONED,
             detail={"connector_id": resource.id, "space": work.target.space_id},
             values={"warnings": [*row.warnings, *warnings]},
+            keep_secrets=work.before is not None,
         )
         if changed:
-            inventory.record_provisioned(session, deps, row, resource, deps.clock())
+            if work.before is not None:
+                applying.record_updated(session, deps, row, resource, deps.clock())
+            else:
+                inventory.record_provisioned(session, deps, row, resource, deps.clock())
             announce(session, request_id=work.request_id)
             queries.enqueue(
                 session=session, kind=JobKind.TEST_CONNECTOR, request_id=work.request_id
@@ -209,10 +231,15 @@ def _finish_test(deps: Deps, work: _Work, outcome: Outcome) -> None:
             detail={"ok": outcome.ok},
             values={"result": outcome.model_dump(mode="json")},
         ):
-            inventory.record_first_test(
-                session, request_id=work.request_id, outcome=outcome, now=deps.clock()
-            )
-            _queue_outcome_notices(session, deps, work.request_id)
+            row = queries.get_request(session=session, request_id=work.request_id)
+            if row is not None and work.before is not None:
+                applying.record_tested(session, deps, row, outcome, deps.clock())
+                announce(session, request_id=work.request_id)
+            else:
+                inventory.record_first_test(
+                    session, request_id=work.request_id, outcome=outcome, now=deps.clock()
+                )
+                _queue_outcome_notices(session, deps, work.request_id)
     deps.wake_workers()
 
 
@@ -310,7 +337,12 @@ def _fail(deps: Deps, work: _Work, job: JobContext, outcome: Outcome) -> None:
             detail={"status": outcome.http_status, "attempt": job.attempt},
             values={"result": outcome.model_dump(mode="json"), "failure_message": outcome.message},
         ):
-            _queue_outcome_notices(session, deps, work.request_id)
+            row = queries.get_request(session=session, request_id=work.request_id)
+            if row is not None and work.before is not None:
+                applying.record_failed(session, deps, row, outcome)
+                announce(session, request_id=work.request_id)
+            else:
+                _queue_outcome_notices(session, deps, work.request_id)
     deps.wake_workers()
 
 

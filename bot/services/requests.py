@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from bot.db.session import session_scope
 from bot.deps import Deps
 from bot.domain.backends import Backend, BackendChoice
 from bot.domain.devtools import DELIVERED_REASON, EndpointDelivery, endpoint_delivery
-from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestStatus
+from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestKind, RequestStatus
 from bot.domain.policy.approval import Outcome, Vote
 from bot.domain.policy.model import Rule
 from bot.domain.providers import provider_spec
@@ -26,11 +27,23 @@ from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
 from bot.services import admission, approvers, ballot, drafts, home, reminders, stack
 from bot.services.ballot import already_decided_text, load
+from bot.services.changes import notices as change_notices
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
 log = logging.getLogger(__name__)
 S = RequestStatus
+
+
+@dataclass(frozen=True)
+class ChangeOf:
+    """A request that changes a managed connector: its kind, the inventory row, the row's
+    back-end, and the connector as it was (``name``, form ``settings``, ``resource_id``)."""
+
+    kind: RequestKind
+    managed_id: int
+    backend: Backend
+    before: dict[str, Any]
 
 
 def submit_request(
@@ -42,9 +55,13 @@ def submit_request(
     target: str,
     backend: BackendChoice | None = None,
     lifetime_days: int | None = None,
+    change: ChangeOf | None = None,
 ) -> RequestSnapshot:
     """Store a checked request for ``target`` as pending, its secrets sealed; queue the
     approval card.
+
+    ``change``: the request rotates or changes a managed connector (same policy, same card,
+    with the diff); it names no new resource id, and the connector's thread is told.
 
     ``lifetime_days`` is how long the connector lives once created (None: no expiry), already
     checked against the policy (`intake.vet_request`).
@@ -55,6 +72,8 @@ def submit_request(
     """
     spec = provider_spec(draft.provider)
     rule = admission.rule_for(deps, draft, requester=requested_by, target=target)
+    if change is not None:
+        backend = BackendChoice(change.backend, "")
     choice = backend or stack.request_backend(deps, spec.supported_backends, target)
     if choice is None:
         raise BotError(f"{spec.label} cannot be provisioned on this stack.")
@@ -72,10 +91,14 @@ def submit_request(
         type_id, config = payload.type_id, payload.config
     # With no Elasticsearch there is no choice to explain: the request looks as it always did.
     reason = choice.reason if stack.inference_configured(deps, target) else None
+    if change is not None:
+        reason = None
     sealed = deps.secret_box.seal(drafts.sealable_secrets(draft))
     now = deps.clock()
     plan = reminders.rule_plan(deps, rule)
     with session_scope(deps.session_factory) as session:
+        if change is not None:
+            change_notices.one_at_a_time(session, change.managed_id)
         auto = admission.auto_approval(session, rule, requester=requested_by, now=now)
         row = queries.add_request(
             session=session,
@@ -87,7 +110,7 @@ def submit_request(
                 connector_name=draft.name,
                 space_id=draft.space_id,
                 target=target,
-                kibana_connector_id=new_connector_id(draft.name),
+                kibana_connector_id=None if change else new_connector_id(draft.name),
                 config=config,
                 settings=drafts.stored_settings(draft),
                 backend=choice.backend.value,
@@ -102,6 +125,9 @@ def submit_request(
                 **reminders.schedule(plan, now),
                 rule_index=rule.index,
                 approval_rule=rule_snapshot(rule),
+                kind=(change.kind if change else RequestKind.CREATE).value,
+                managed_id=change.managed_id if change else None,
+                change_before=change.before if change else None,
             ),
         )
         queries.add_audit(
@@ -114,9 +140,12 @@ def submit_request(
                 "space": draft.space_id,
                 "rule": rule.label,
                 "target": target,
+                **({"kind": change.kind.value, "managed_id": change.managed_id} if change else {}),
             },
         )
         queries.enqueue(session=session, kind=JobKind.POST_CARD, request_id=row.id)
+        if change is not None:
+            change_notices.requested(session, deps, row, now=now)
         if auto is not None:
             _auto_approve(session, deps, row.id, rule=rule, auto=auto, now=now)
         else:
@@ -372,6 +401,10 @@ def _deliver(
     def apply(
         session: Session, now: datetime, row: ConnectorRequest, _ballot: ballot.Ballot
     ) -> bool:
+        if row.kind != RequestKind.CREATE.value:
+            raise InvalidTransitionError(
+                f"{row.reference} changes an existing connector in place: approve it instead."
+            )
         read(row)
         decided = {"decided_by_slack_id": actor, "decided_at": now, "decision_reason": reason}
         changed = move(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.db.models import ConnectorRequest
+from bot.domain.changes import NAME_KEY, SettingChange, settings_diff
 from bot.domain.enums import Provider, RequestKind, RequestStatus
 from bot.domain.policy.model import PolicyDocument
 from bot.domain.providers import provider_spec
@@ -22,6 +23,7 @@ def to_snapshot(row: ConnectorRequest, governance: PolicyDocument | None) -> Req
     """The request as Slack shows it; with ``governance`` it names its target when there are
     several."""
     provider = Provider(row.provider)
+    before = row.change_before or {}
     return RequestSnapshot(
         id=row.id,
         reference=row.reference,
@@ -50,8 +52,20 @@ def to_snapshot(row: ConnectorRequest, governance: PolicyDocument | None) -> Req
         lifetime_days=row.lifetime_days,
         kind=RequestKind(row.kind),
         managed_id=row.managed_id,
+        change_resource_id=str(before.get("resource_id") or "") or None,
+        change_diff=_change_diff(provider, row) if before else (),
         target=row.target,
         target_label=target_label(governance, row.target),
         approval_rule=dict(row.approval_rule) if row.approval_rule else None,
         auto_approved=row.auto_approved_at is not None,
     )
+
+
+def _change_diff(provider: Provider, row: ConnectorRequest) -> tuple[SettingChange, ...]:
+    """What a change changes in the non-secret settings (a rotation: nothing)."""
+    if row.kind != RequestKind.CHANGE.value:
+        return ()
+    before = row.change_before or {}
+    old = {**(before.get("settings") or {}), NAME_KEY: before.get(NAME_KEY)}
+    new = {**(row.settings or {}), NAME_KEY: row.connector_name}
+    return tuple(settings_diff(provider_spec(provider), old, new))

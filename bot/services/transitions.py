@@ -25,17 +25,23 @@ def move(
     actor: str | None = None,
     detail: dict[str, Any] | None = None,
     values: dict[str, Any] | None = None,
+    keep_secrets: bool = False,
 ) -> bool:
     """Compare-and-set the status; True for the single caller whose source state matched.
 
-    Leaving the states that hold secrets erases them in the same write (and audits it);
+    Leaving the states that hold secrets erases them in the same write (and audits it),
+    unless ``keep_secrets`` (a change keeps them for its rollback: `changes.applying`);
     reaching a final state stamps ``finished_at``.
     """
     illegal = [source for source in sources if not can_transition(source, target)]
     if illegal:
         raise ValueError(f"the flow has no transition from {illegal} to {target}")
     update = dict(values or {})
-    erases = target not in SECRET_HOLDING_STATES and bool(set(sources) & SECRET_HOLDING_STATES)
+    erases = (
+        not keep_secrets
+        and target not in SECRET_HOLDING_STATES
+        and bool(set(sources) & SECRET_HOLDING_STATES)
+    )
     if erases:
         update["secrets_ciphertext"] = None
     if target in FINAL_STATES:

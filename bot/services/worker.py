@@ -15,6 +15,7 @@ from bot.db.session import session_scope
 from bot.deps import Deps, Policy
 from bot.domain.enums import JobKind, JobStatus
 from bot.services import audit, home, notifications, provisioning, reminders, requests
+from bot.services.changes import applying as change_applying
 from bot.services.jobs import (
     RETRYING_SINCE,
     GiveUpError,
@@ -109,6 +110,13 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.ADOPTED_MESSAGE: lifecycle_slack_job(lifecycle_notices.post_adopted),
         JobKind.LIFECYCLE_DIGEST: lifecycle_slack_job(lifecycle_notices.post_digest),
         JobKind.DM_APPROVER: slack_job(notifications.dm_approver),
+        JobKind.ROLLBACK_CHANGE: JobSpec(
+            handler=change_applying.run_rollback,
+            lane=Lane.KIBANA,
+            retry=kibana,
+            on_exhausted=change_applying.rollback_unreachable,
+            on_buried=change_applying.rollback_abandoned,
+        ),
     }
 
 

@@ -4,6 +4,7 @@ they tell, carried out by Slack-lane jobs through the Notifier."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.db import lifecycle_queries as lq
@@ -55,6 +56,10 @@ def post_notice(deps: Deps, job: JobContext) -> None:
     """Job: tell one audience about one lifecycle event."""
     connector = _load(deps, job)
     audience = Audience(job.payload["audience"])
+    dm_to = job.payload.get("dm_to")
+    if audience is Audience.OWNER and isinstance(dm_to, str) and dm_to:
+        # The owner's message, to someone else who must know (an approver of a change).
+        connector = replace(connector, owner=dm_to)
     notice = LifecycleNotice.from_payload(job.payload)
     if audience is Audience.THREAD and connector.thread_ts is None:
         raise RetryLaterError(THREAD_WAIT_SECONDS, "the connector's thread is not posted yet")

@@ -25,7 +25,7 @@ from bot.services.backends.base import BackendError
 from bot.services.form_context import FormContext
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.listeners import lifecycle
+from bot.slack.listeners import changes, lifecycle
 from bot.slack.views import answers
 from bot.slack.views import audit as audit_views
 from bot.slack.views.common import section, to_dicts
@@ -77,6 +77,19 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
                 respond=respond,
                 user=str(command["user_id"]),
                 command=slash_command,
+            )
+            return
+        if verb in changes.VERBS:
+            changes.handle_change_command(
+                deps,
+                verb,
+                rest,
+                ack=ack,
+                client=client,
+                respond=respond,
+                user=str(command["user_id"]),
+                command=slash_command,
+                trigger_id=str(command["trigger_id"]),
             )
             return
         if verb == "status":

@@ -22,6 +22,8 @@ def usage(command: str) -> str:
         "approvers)\n"
         f"• `{command} adopt [target] <space> <id> [@owner]` (approvers) brings a connector "
         "made outside the bot under its care\n"
+        f"• `{command} rotate [target] <id>` / `{command} change [target] <id>` asks to "
+        "replace a connector's key or change its settings (through approval)\n"
         f"• `{command} help` shows this"
     )
 

@@ -13,12 +13,14 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.domain.backends import CLUSTER_WIDE_NOTE
+from bot.domain.changes import ChangeKind
 from bot.domain.devtools import DELIVERED_REASON
-from bot.domain.enums import RequestStatus
+from bot.domain.enums import RequestKind, RequestStatus
 from bot.domain.lifetime import lifetime_text
 from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.metadata import RequestButton, encode
+from bot.slack.views.changes import change_diff_blocks
 from bot.slack.views.common import (
     code,
     context,
@@ -55,7 +57,11 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
         ("Model", escape(snapshot.model or "Kibana's default")),
         *([("Target", escape(snapshot.target_label))] if snapshot.target_label else []),
         ("Kibana space", code(snapshot.space_id)),
-        (resource, f"{escape(snapshot.connector_name)}\n{code(snapshot.kibana_connector_id)}"),
+        (
+            resource,
+            f"{escape(snapshot.connector_name)}\n"
+            f"{code(snapshot.change_resource_id or snapshot.kibana_connector_id)}",
+        ),
     ]
     if snapshot.api_url:
         details.append(("API URL", escape(truncate(snapshot.api_url, 300))))
@@ -64,7 +70,8 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
     if snapshot.lifetime_days is not None:
         details.append(("Lifetime", lifetime_text(snapshot.lifetime_days).capitalize()))
     blocks: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=f"LLM connector request {snapshot.reference}")),
+        HeaderBlock(text=PlainTextObject(text=f"{_title(snapshot)} {snapshot.reference}")),
+        *_change_blocks(snapshot),
         fields_section(details),
         section(f"*Why*\n{escape(truncate(snapshot.justification, 1500))}"),
     ]
@@ -76,6 +83,24 @@ def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
         blocks += [context(line) for line in unresolved_lines(snapshot)]
         blocks.append(_decision_buttons(snapshot))
     return blocks
+
+
+def _title(snapshot: RequestSnapshot) -> str:
+    if snapshot.kind is RequestKind.ROTATE:
+        return "Key rotation"
+    if snapshot.kind is RequestKind.CHANGE:
+        return "Change of an existing connector"
+    return "LLM connector request"
+
+
+def _change_blocks(snapshot: RequestSnapshot) -> list[Block]:
+    """A rotation or change says so, with the diff of its non-secret settings."""
+    if snapshot.kind not in {RequestKind.ROTATE, RequestKind.CHANGE}:
+        return []
+    kind: ChangeKind = "rotate" if snapshot.kind is RequestKind.ROTATE else "change"
+    return change_diff_blocks(
+        kind, snapshot.change_diff, resource_id=snapshot.change_resource_id or ""
+    )
 
 
 def unresolved_lines(snapshot: RequestSnapshot) -> list[str]:
@@ -130,6 +155,9 @@ def _decision_buttons(
     snapshot: RequestSnapshot, *, block_id: str = BlockId.APPROVAL_ACTIONS.value
 ) -> ActionsBlock:
     value = encode(RequestButton(request_id=snapshot.id))
+    change = _is_change(snapshot)
+    # A change is made in place by the bot: there is nothing to deliver by hand.
+    delivery = [] if change else [_delivery_button(snapshot, value)]
     return ActionsBlock(
         block_id=block_id,
         elements=[
@@ -139,7 +167,9 @@ def _decision_buttons(
                 value=value,
                 style="primary",
                 confirm=ConfirmObject(
-                    title=PlainTextObject(text="Create this connector?"),
+                    title=PlainTextObject(
+                        text="Change this connector?" if change else "Create this connector?"
+                    ),
                     text=MarkdownTextObject(
                         text=truncate(_confirm_text(snapshot), CONFIRM_TEXT_MAX)
                     ),
@@ -153,7 +183,7 @@ def _decision_buttons(
                 value=value,
                 style="danger",
             ),
-            _delivery_button(snapshot, value),
+            *delivery,
         ],
     )
 
@@ -170,15 +200,46 @@ def _confirm_text(snapshot: RequestSnapshot) -> str:
         f"{space_on(snapshot.space_id, snapshot.target_label)}"
     )
     needed = snapshot.progress.needed if snapshot.progress else 1
+    verb = "updates" if _is_change(snapshot) else "creates"
     if needed > 1:
-        return f"Your approval is one of the {needed} needed; then the bot creates {what}."
-    return f"The bot creates {what} and tests it."
+        return f"Your approval is one of the {needed} needed; then the bot {verb} {what}."
+    return f"The bot {verb} {what} and tests it."
+
+
+def _is_change(snapshot: RequestSnapshot) -> bool:
+    return snapshot.kind in {RequestKind.ROTATE, RequestKind.CHANGE}
+
+
+def _change_status_line(snapshot: RequestSnapshot, decided: str) -> str | None:
+    """Where an approved rotation or change is (None: as for any request)."""
+    status = snapshot.status
+    if status in {S.APPROVED, S.PROVISIONING}:
+        return f":white_check_mark: Approved{decided}. Updating the connector in place…"
+    if status is S.PROVISIONED:
+        return f":white_check_mark: Approved{decided}. Connector updated; testing it…"
+    if status is S.TESTED_OK:
+        return f":large_green_circle: Approved{decided}. Connector updated and its test passed."
+    if status is S.TEST_FAILED:
+        return (
+            f":warning: Approved{decided}. Connector updated, but its test failed (details in "
+            "the connector's thread)."
+        )
+    if status is S.FAILED:
+        return (
+            f":x: Approved{decided}, but the connector could not be updated: nothing was "
+            "changed (details in the connector's thread)."
+        )
+    return None
 
 
 def status_line(snapshot: RequestSnapshot) -> str:
     """One line saying where the request is."""
     status = snapshot.status
     decided = approved_by(snapshot)
+    if _is_change(snapshot):
+        line = _change_status_line(snapshot, decided)
+        if line is not None:
+            return line
     if status is S.PENDING:
         return _waiting_line(snapshot)
     if status in {S.APPROVED, S.PROVISIONING}:

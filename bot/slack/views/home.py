@@ -16,7 +16,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.enums import RequestStatus
-from bot.domain.home import DecisionLine, HomeContent, Listed
+from bot.domain.home import DecisionLine, HomeContent, Listed, Owned
+from bot.domain.lifecycle import ManagedSummary
 from bot.domain.schemas import RequestSnapshot
 from bot.slack.ids import ActionId, BlockId
 from bot.slack.metadata import CancelButton, encode
@@ -32,6 +33,8 @@ from bot.slack.views.common import (
     space_on,
     truncate,
 )
+from bot.slack.views.connector_actions import connector_buttons
+from bot.slack.views.lifecycle import STATE_ICON
 
 VIEW_MAX_BLOCKS = 100
 NAME_MAX = 80
@@ -124,31 +127,47 @@ def _awaiting(listed: Listed, command: str) -> list[Block]:
     return blocks + _more(listed, command)
 
 
-def _test_line(snapshot: RequestSnapshot) -> str:
-    outcome = snapshot.outcome
-    when = f" on {slack_date(snapshot.finished_at)}" if snapshot.finished_at else ""
-    if outcome is None or outcome.stage != "test":
-        return f"Not tested yet{when}."
-    if outcome.ok:
-        took = f" in {outcome.duration_ms} ms" if outcome.duration_ms is not None else ""
-        return f":large_green_circle: Last test passed{took}{when}."
-    why = escape(truncate(outcome.message or "no reason given", 200))
-    return f":warning: Last test failed{when}: {why}"
-
-
-def _connectors(listed: Listed, command: str) -> list[Block]:
-    blocks = _title("Your connectors")
-    if not listed.items:
-        return [*blocks, context("None yet: the connectors created for you appear here.")]
-    for snapshot in listed.items:
-        blocks.append(
-            section(
-                f"{_subject(snapshot)} · {code(snapshot.kibana_connector_id or '')}\n"
-                f"{_test_line(snapshot)}",
-                block_id=f"home.connector.{snapshot.id}",
-            )
+def _managed_test_line(connector: ManagedSummary) -> str:
+    state = f"{STATE_ICON.get(connector.state, '')} *{connector.state.value}*"
+    if connector.last_test_at is None or connector.last_test_ok is None:
+        return f"{state} · Not tested yet."
+    when = f" on {slack_date(connector.last_test_at)}"
+    if connector.last_test_ok:
+        took = (
+            f" in {connector.last_test_latency_ms} ms"
+            if connector.last_test_latency_ms is not None
+            else ""
         )
-    return blocks + _more(listed, command)
+        return f"{state} · Last test passed{took}{when}."
+    why = escape(truncate(connector.last_test_message or "no reason given", 200))
+    return f"{state} · Last test failed{when}: {why}"
+
+
+def _connectors(owned: Owned, command: str) -> list[Block]:
+    blocks = _title("Your connectors")
+    if not owned.items:
+        return [*blocks, context("None yet: the connectors created for you appear here.")]
+    for connector in owned.items:
+        where = (
+            "cluster-wide"
+            if connector.backend == "inference"
+            else f"space {code(truncate(connector.space_id, 100))}"
+        )
+        reference = f"*{escape(connector.reference)}* · " if connector.reference else ""
+        text = (
+            f"{reference}{escape(truncate(connector.name, NAME_MAX))} · "
+            f"{escape(connector.provider)} · {where} · {code(connector.resource_id)}\n"
+            f"{_managed_test_line(connector)}"
+        )
+        blocks.append(
+            section(truncate(text, SECTION_TEXT_MAX), block_id=f"home.connector.{connector.id}")
+        )
+        buttons = connector_buttons(connector)
+        if buttons is not None:
+            blocks.append(buttons)
+    if owned.more:
+        blocks.append(context(f"…and {owned.more} more — {code(f'{command} connectors')}"))
+    return blocks
 
 
 def _decision_line(line: DecisionLine) -> str:

@@ -18,6 +18,7 @@ from bot.domain.lifecycle import (
     ManagedSummary,
 )
 from bot.slack.views.common import code, context, escape, mention, section, slack_date, truncate
+from bot.slack.views.connector_actions import rollback_button
 
 MAX_LISTED = 30
 STATE_ICON = {
@@ -90,7 +91,39 @@ def _headline(connector: ManagedSummary, notice: LifecycleNotice) -> str:
             f":black_circle: {name} was {escape(notice.message or 'deleted')}: *retired*. "
             "The bot no longer tests it."
         )
+    change = _change_headline(name, notice)
+    if change is not None:
+        return change
     return f"{name}: {escape(event.value)}"
+
+
+def _change_headline(name: str, notice: LifecycleNotice) -> str | None:
+    """The thread lines of a rotation or change (``message`` holds the change's reference
+    for a request, else what Kibana or the test said)."""
+    what = "key rotation" if notice.kind == "rotate" else "change"
+    who = f" by {mention(notice.actor)}" if notice.actor else ""
+    event = notice.event
+    if event is LifecycleEvent.CHANGE_REQUESTED:
+        return (
+            f":arrows_counterclockwise: A {what} of {name} was requested{who} "
+            f"({escape(notice.message or '')}); it goes through approval."
+        )
+    if event is LifecycleEvent.CHANGED:
+        return f":white_check_mark: {name} was updated in place ({what}) and its test passed."
+    if event is LifecycleEvent.CHANGE_TEST_FAILED:
+        offer = (
+            " The owner or an approver can roll the settings back."
+            if notice.kind == "change"
+            else ""
+        )
+        return f":x: {name} was updated in place ({what}), but its test *failed*.{offer}"
+    if event is LifecycleEvent.CHANGE_FAILED:
+        return f":x: The {what} of {name} could not be made: nothing was changed."
+    if event is LifecycleEvent.ROLLED_BACK:
+        return f":leftwards_arrow_with_hook: {name} was rolled back to its previous settings{who}."
+    if event is LifecycleEvent.ROLLBACK_FAILED:
+        return f":x: The rollback of {name}{who} did not work."
+    return None
 
 
 def lifecycle_message(
@@ -103,8 +136,14 @@ def lifecycle_message(
         text = f"{headline} {_where(connector)}, owner {mention(connector.owner)}"
         return _plain(text), [section(text)]
     blocks: list[Block] = [section(headline)]
-    if body:
+    if body and notice.event is not LifecycleEvent.CHANGE_REQUESTED:
         blocks.append(section(body))
+    if (
+        notice.event is LifecycleEvent.CHANGE_TEST_FAILED
+        and notice.kind == "change"
+        and notice.request_id is not None
+    ):
+        blocks.append(rollback_button(notice.request_id))
     footer = _where(connector)
     if connector.reference:
         footer += f" · {escape(connector.reference)}"

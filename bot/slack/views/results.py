@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block
 
 from bot.domain.devtools import DELIVERED_REASON
-from bot.domain.enums import Notice, RequestStatus
+from bot.domain.enums import Notice, RequestKind, RequestStatus
 from bot.domain.lifetime import lifetime_text
 from bot.domain.schemas import KibanaRetrying, Outcome, RequestSnapshot
 from bot.domain.streaming_check import SecondCheckResult
@@ -22,6 +22,7 @@ from bot.slack.views.common import (
     space_on,
     truncate,
 )
+from bot.slack.views.connector_actions import connector_buttons
 
 S = RequestStatus
 
@@ -96,6 +97,9 @@ def build_outcome_blocks(snapshot: RequestSnapshot) -> list[Block]:
         blocks += _failure_blocks(outcome, "Elasticsearch" if inference else "Kibana")
     if outcome.second_check is not None:
         blocks += _second_check_blocks(outcome.second_check)
+    buttons = connector_buttons(snapshot.managed) if snapshot.managed is not None else None
+    if buttons is not None:
+        blocks.append(buttons)
     return blocks
 
 
@@ -192,7 +196,12 @@ def requester_message(
     elif notice is Notice.DECIDED:
         text = (
             f":white_check_mark: {_subject(snapshot)} was approved{approved_by(snapshot)}. "
-            "The bot is creating and testing the connector; the result follows here."
+            + (
+                "The bot is updating the connector in place and testing it; the result "
+                "follows here."
+                if snapshot.kind in {RequestKind.ROTATE, RequestKind.CHANGE}
+                else "The bot is creating and testing the connector; the result follows here."
+            )
             + _lifetime_note(snapshot)
         )
     else:
@@ -223,7 +232,9 @@ def kibana_retrying_message(
 ) -> tuple[str, list[Block]]:
     """Kibana failed a step: what failed, that the bot keeps trying, and until when."""
     noun, who = _made_by(snapshot)
-    step = f"testing the {noun}" if retrying.stage == "test" else f"creating the {noun}"
+    change = snapshot.kind in {RequestKind.ROTATE, RequestKind.CHANGE}
+    making = "updating" if change else "creating"
+    step = f"testing the {noun}" if retrying.stage == "test" else f"{making} the {noun}"
     until = f"until {slack_date(retrying.until)}" if retrying.until is not None else "for a while"
     where = "here" if in_thread else "in a DM"
     text = (

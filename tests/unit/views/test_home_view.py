@@ -14,7 +14,9 @@ from bot.domain.home import (
     DecisionLine,
     HomeContent,
     Listed,
+    Owned,
 )
+from bot.domain.lifecycle import ManagedState, ManagedSummary
 from bot.domain.schemas import Outcome, RequestSnapshot
 from bot.slack.views.approval_message import build_card_blocks
 from bot.slack.views.common import to_dicts
@@ -41,13 +43,37 @@ def _snapshot(number: int, status: RequestStatus) -> RequestSnapshot:
     )
 
 
+def _managed(number: int, **changes: Any) -> ManagedSummary:
+    summary = ManagedSummary(
+        id=number,
+        target="default",
+        space_id="default",
+        resource_id=f"llm-{number}",
+        backend="connector",
+        type_id=".gen-ai",
+        name="x" * 200,
+        provider="openai",
+        model="gpt-4.1",
+        owner="UREQUESTER1",
+        state=ManagedState.FAILING,
+        reference=f"REQ-{number:06d}",
+        last_test_at=NOW,
+        last_test_ok=False,
+        last_test_message="boom" * 100,
+        expires_at=NOW,
+    )
+    from dataclasses import replace
+
+    return replace(summary, **changes)
+
+
 def _full(approver: bool = True) -> HomeContent:
     return HomeContent(
         user="UAPPROVER1",
         approver=approver,
         open_requests=Listed([_snapshot(n, S.PENDING) for n in range(OPEN_SHOWN)], 500),
         awaiting=Listed([_snapshot(100 + n, S.PENDING) for n in range(AWAITING_SHOWN)], 9000),
-        connectors=Listed([_snapshot(200 + n, S.TEST_FAILED) for n in range(CONNECTORS_SHOWN)], 77),
+        connectors=Owned([_managed(200 + n) for n in range(CONNECTORS_SHOWN)], 77),
         decisions=[
             DecisionLine(
                 reference=f"REQ-{n:06d}",
@@ -104,7 +130,7 @@ def test_an_empty_home_says_so() -> None:
         approver=True,
         open_requests=Listed(),
         awaiting=Listed(),
-        connectors=Listed(),
+        connectors=Owned(),
         decisions=[],
     )
     view = build_home_view(empty).to_dict()
@@ -130,7 +156,7 @@ def test_the_decision_buttons_are_the_cards() -> None:
         approver=True,
         open_requests=Listed(),
         awaiting=Listed([snapshot], 1),
-        connectors=Listed(),
+        connectors=Owned(),
         decisions=[],
     )
     home = build_home_view(content).to_dict()["blocks"]
@@ -145,7 +171,7 @@ def test_only_pending_requests_have_a_cancel_button() -> None:
         approver=False,
         open_requests=Listed([_snapshot(1, S.PENDING), _snapshot(2, S.PROVISIONING)], 2),
         awaiting=Listed(),
-        connectors=Listed(),
+        connectors=Owned(),
         decisions=[],
     )
     blocks = build_home_view(content).to_dict()["blocks"]
@@ -161,7 +187,7 @@ def test_with_several_targets_each_request_names_its_target() -> None:
         approver=True,
         open_requests=Listed([lab], 1),
         awaiting=Listed([lab], 1),
-        connectors=Listed(),
+        connectors=Owned(),
         decisions=[],
     )
     sections = [
@@ -171,3 +197,39 @@ def test_with_several_targets_each_request_names_its_target() -> None:
     ]
     assert len(sections) == 2
     assert all("space `default` on AI &lt;!here&gt; Lab" in text for text in sections)
+
+
+def _actions(blocks: list[dict[str, Any]]) -> list[str]:
+    return [action for action, _ in _buttons(blocks)]
+
+
+def test_each_connector_has_its_buttons_by_state_and_provider() -> None:
+    content = HomeContent(
+        user="UREQUESTER1",
+        approver=False,
+        open_requests=Listed(),
+        awaiting=Listed(),
+        connectors=Owned(
+            [
+                _managed(1, state=ManagedState.ACTIVE, expires_at=None),
+                _managed(2, state=ManagedState.EXPIRED),
+                _managed(3, state=ManagedState.ACTIVE, provider="elastic_inference"),
+            ],
+            3,
+        ),
+        decisions=[],
+    )
+    view = build_home_view(content).to_dict()
+    assert validate_view(view, kinds=("home",)) == []
+    by_block = {
+        block["block_id"]: [e["action_id"] for e in block["elements"]]
+        for block in view["blocks"]
+        if block["type"] == "actions"
+    }
+    rotate, change = "lifecycle.rotate_button", "lifecycle.change_button"
+    retire, extend = "lifecycle.retire_button", "lifecycle.extend_button"
+    assert by_block["connector.actions.1"] == [rotate, change, retire]
+    assert by_block["connector.actions.2"] == [extend]  # expired: only a longer life
+    assert by_block["connector.actions.3"] == [change, retire, extend]  # no key to rotate
+    assert "Last test failed" in str(view)
+    assert "*active*" in str(view)

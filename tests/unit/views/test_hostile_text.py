@@ -409,7 +409,7 @@ def test_a_hostile_target_label_and_kibanas_space_names_are_escaped() -> None:
 
 
 def test_the_home_tab_escapes_every_hostile_text() -> None:
-    from bot.domain.home import DecisionLine, HomeContent, Listed
+    from bot.domain.home import DecisionLine, HomeContent, Listed, Owned
     from bot.slack.views.home import build_home_view
 
     snapshots = [hostile_snapshot(status) for status in RequestStatus]
@@ -428,7 +428,7 @@ def test_the_home_tab_escapes_every_hostile_text() -> None:
             approver=approver,
             open_requests=Listed(snapshots[:4], 40),
             awaiting=Listed(snapshots[:1], 3),
-            connectors=Listed(snapshots[4:6], 2),
+            connectors=Owned([_hostile_managed()], 20),
             decisions=[decision],
             notice=answers.cancelled_text(HOSTILE),
         )
@@ -575,3 +575,49 @@ def test_policy_views_escape_every_hostile_text(snapshot: RequestSnapshot) -> No
     _assert_clean(build_submitted_view(snapshot).to_dict())
     _assert_clean(build_break_glass_view(snapshot).to_dict())
     _assert_clean(_message(*break_glass_notice(snapshot)))
+
+
+def test_change_messages_escape_every_hostile_text() -> None:
+    from dataclasses import replace
+
+    from bot.domain.changes import SettingChange
+    from bot.domain.enums import RequestKind
+    from bot.domain.lifecycle import (
+        CHANGE_OUTCOMES,
+        Audience,
+        LifecycleEvent,
+        LifecycleNotice,
+        ManagedState,
+    )
+    from bot.slack.views.connector_actions import connector_buttons, rollback_button
+    from bot.slack.views.lifecycle import lifecycle_message
+
+    connector = _hostile_managed()
+    for event in (LifecycleEvent.CHANGE_REQUESTED, *CHANGE_OUTCOMES):
+        for kind in ("rotate", "change", HOSTILE):
+            notice = LifecycleNotice(
+                event=event,
+                message=f"{HOSTILE} {HOSTILE_URL}",
+                hint=HOSTILE,
+                actor=REQUESTER,
+                request_id=7,
+                kind=kind,
+            )
+            for audience in Audience:
+                _assert_clean(_message(*lifecycle_message(connector, notice, audience=audience)))
+    for state in ManagedState:
+        summary = replace(connector, state=state, expires_at=NOW)
+        buttons = connector_buttons(summary)
+        if buttons is not None:
+            _assert_clean({"blocks": [buttons.to_dict()]})
+    _assert_clean({"blocks": [rollback_button(7).to_dict()]})
+    diff = (SettingChange(HOSTILE, HOSTILE, HOSTILE),)
+    for kind in (RequestKind.ROTATE, RequestKind.CHANGE):
+        snapshot = hostile_snapshot(RequestStatus.PENDING).model_copy(
+            update={"kind": kind, "change_resource_id": HOSTILE, "change_diff": diff}
+        )
+        _assert_clean(_message(card_text(snapshot), build_card_blocks(snapshot)))
+        for notice_kind in Notice:
+            _assert_clean(_message(*requester_message(snapshot, notice_kind)))
+    outcome = hostile_snapshot(RequestStatus.TESTED_OK).model_copy(update={"managed": connector})
+    _assert_clean(_message(*requester_message(outcome, Notice.OUTCOME)))
