@@ -192,6 +192,8 @@ class ManagedConnector(Base):
         CheckConstraint(_in("state", [s.value for s in ManagedState]), name="state"),
         UniqueConstraint("target", "space_id", "resource_id", name="uq_managed_connector_resource"),
         Index("ix_managed_connector_state_next_test", "state", "next_test_at"),
+        Index("ix_managed_connector_state_warning", "state", "next_expiry_warning_at"),
+        Index("ix_managed_connector_state_expires", "state", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -227,6 +229,10 @@ class ManagedConnector(Base):
     reconciled_at: Mapped[datetime | None]
     # Bumped by every write: the compare-and-set token of read-then-update use cases.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Expiry (bot.domain.expiry): the next warning to its owner (NULL: none left), claimed by
+    # compare-and-set; set when the sweep queued its deletion at expires_at (NULL: not yet).
+    next_expiry_warning_at: Mapped[datetime | None]
+    expiry_claimed_at: Mapped[datetime | None]
 
 
 class ScheduledTask(Base):

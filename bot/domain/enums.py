@@ -29,6 +29,8 @@ class RequestStatus(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
     DELIVERED = "delivered"
+    # A retire or extend request once its change is made (nothing to test): final.
+    COMPLETED = "completed"
 
 
 class Provider(StrEnum):
@@ -75,6 +77,9 @@ class JobKind(StrEnum):
     ADOPTED_MESSAGE = "lifecycle.adopted"
     LIFECYCLE_DIGEST = "lifecycle.digest"
     DM_APPROVER = "approver.dm"  # payload: user, notice
+    RETIRE = "kibana.retire"  # an approved retire request: delete the managed connector
+    EXTEND = "lifecycle.extend"  # an approved extend request: move its expiry
+    EXPIRE = "lifecycle.expire"  # payload {"managed_id"}: delete a connector at its expiry
 
 
 class JobStatus(StrEnum):
@@ -120,3 +125,7 @@ class AuditAction(StrEnum):
     AUTO_APPROVED = "auto_approved"  # approved by a policy rule's auto_approve
     BREAK_GLASS = "break_glass"  # an approver approved their own request, with a reason
     APPROVAL_COUNTED = "approval_counted"  # one approval of several needed
+    RETIRED = "retired"  # a managed connector deleted by an approved retire request
+    EXTENDED = "extended"  # a managed connector's expiry moved by an approved extension
+    CONNECTOR_EXPIRED = "connector_expired"  # deleted by the bot at its expiry
+    EXPIRY_WARNED = "expiry_warned"  # its owner told it expires soon

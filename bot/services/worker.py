@@ -24,8 +24,8 @@ from bot.services.jobs import (
     RetryLaterError,
     RetryPolicy,
 )
+from bot.services.lifecycle import expiry, reconcile, retests, retire
 from bot.services.lifecycle import notices as lifecycle_notices
-from bot.services.lifecycle import reconcile, retests
 from bot.services.lifecycle.schedule import run_lifecycle_sweep
 
 if TYPE_CHECKING:
@@ -109,6 +109,22 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.ADOPTED_MESSAGE: lifecycle_slack_job(lifecycle_notices.post_adopted),
         JobKind.LIFECYCLE_DIGEST: lifecycle_slack_job(lifecycle_notices.post_digest),
         JobKind.DM_APPROVER: slack_job(notifications.dm_approver),
+        # Retire requests call Kibana (or Elasticsearch) like provisioning, retried alike.
+        JobKind.RETIRE: JobSpec(
+            handler=retire.run_retire,
+            lane=Lane.KIBANA,
+            retry=kibana,
+            on_exhausted=retire.retire_unreachable,
+            on_buried=retire.retire_abandoned,
+        ),
+        JobKind.EXTEND: JobSpec(
+            handler=retire.run_extend,
+            lane=Lane.KIBANA,
+            retry=lifecycle,
+            on_exhausted=retire.extend_unreachable,
+            on_buried=retire.retire_abandoned,
+        ),
+        JobKind.EXPIRE: lifecycle_job(expiry.run_expire, on_exhausted=expiry.expiry_unreachable),
     }
 
 
