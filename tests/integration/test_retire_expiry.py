@@ -17,6 +17,8 @@ from sqlalchemy import select
 
 from bot.db.models import AuditEvent, ConnectorRequest
 from bot.db.session import session_scope
+from bot.domain.policy.model import AutoApprove, Lifecycle, Match, PolicyDocument, Rule
+from bot.domain.targets import DEFAULT_TARGET, Target
 from bot.services.lifecycle.schedule import run_lifecycle_sweep
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kibana import FakeKibana
@@ -29,6 +31,7 @@ from tests.harness import (
     BotHarness,
     find_button,
     make_settings,
+    reference_from,
     running_bot,
     wait_until,
 )
@@ -328,3 +331,84 @@ def test_an_inference_endpoint_is_retired_with_delete_inference(
         bot.wait_idle()
         assert endpoint not in elasticsearch.endpoints()
         assert managed(bot, endpoint).state == "retired"
+
+
+def _policy_bot(
+    database_url: str, slack: FakeSlack, kibana: FakeKibana, *rules: Rule
+) -> BotHarness:
+    target = Target(key=DEFAULT_TARGET, kibana_url=kibana.url, label="Production")
+    return BotHarness(
+        settings=make_settings(database_url, slack, kibana, lifecycle_sweep_seconds=3600.0),
+        slack=slack,
+        kibana=kibana,
+        governance=PolicyDocument(targets=(target,), rules=rules),
+    ).start()
+
+
+def test_an_auto_approve_rule_extends_at_once(
+    database_url: str, slack: FakeSlack, kibana: FakeKibana
+) -> None:
+    rule = Rule(index=0, auto_approve=AutoApprove(max_per_requester_per_day=5))
+    bot = _policy_bot(database_url, slack, kibana, rule)
+    try:
+        reference = reference_from(bot.request_via_form({**VALUES, "lifetime": "7"}))
+        bot.wait_status(reference, "tested_ok")
+        bot.wait_idle()
+        connector_id = bot.request_row(reference).kibana_connector_id
+        assert connector_id is not None
+        ends = managed(bot, connector_id).expires_at
+        assert ends is not None
+        bot.command(f"extend {connector_id} 30", user=REQUESTER)
+        extend = wait_until(lambda: _latest_or_none(bot, "extend"), what="the extension")
+        done = bot.wait_status(extend.reference, "completed")
+        assert done.auto_approved_at is not None
+        bot.wait_idle()
+        assert managed(bot, connector_id).expires_at == ends + timedelta(days=30)
+        assert "the policy approved it" in texts(bot.slack.responses())
+    finally:
+        bot.stop()
+
+
+def test_a_rules_maximum_lifetime_is_checked_at_submit_and_caps_an_extension(
+    database_url: str, slack: FakeSlack, kibana: FakeKibana
+) -> None:
+    short = Rule(
+        index=0,
+        match=Match(spaces=frozenset({"security"})),
+        auto_approve=AutoApprove(max_per_requester_per_day=5),
+        lifecycle=Lifecycle(max_lifetime_days=3),
+    )
+    anything = Rule(index=1, auto_approve=AutoApprove(max_per_requester_per_day=5))
+    bot = _policy_bot(database_url, slack, kibana, short, anything)
+    try:
+        kibana.add_space("security")
+        view = bot.open_form()
+        refused = bot.submit_form(view, {**VALUES, "space": "security", "lifetime": "7"})
+        assert refused.json()["errors"] == {
+            "field.lifetime": "The policy allows at most 3 days: pick 3 days or less."
+        }
+        reference = reference_from(
+            bot.request_via_form({**VALUES, "space": "security", "lifetime": "1"})
+        )
+        bot.wait_status(reference, "tested_ok")
+        bot.wait_idle()
+        connector_id = bot.request_row(reference).kibana_connector_id
+        assert connector_id is not None
+        bot.command(f"extend {connector_id} 30", user=REQUESTER)
+        extend = wait_until(lambda: _latest_or_none(bot, "extend"), what="the extension")
+        bot.wait_status(extend.reference, "completed")
+        bot.wait_idle()
+        row = managed(bot, connector_id)
+        assert row.expires_at is not None
+        assert row.expires_at - bot.deps.clock() <= timedelta(days=3)
+        assert row.expires_at - bot.deps.clock() > timedelta(days=2, hours=23)
+        assert "capped at the policy's maximum of 3 days" in _thread(bot, connector_id)
+    finally:
+        bot.stop()
+
+
+def _latest_or_none(bot: BotHarness, kind: str) -> ConnectorRequest | None:
+    try:
+        return _latest_request(bot, kind)
+    except AssertionError:
+        return None

@@ -190,6 +190,7 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             deprecated=metadata.deprecated,
             backend=backend,
             lifetime=lifetime,
+            requester=str(body["user"]["id"]),
         )
         if result.draft is None:
             ack(response_action="errors", errors=forms.field_errors(spec, result.errors, view))
