@@ -22,6 +22,9 @@ def usage(command: str) -> str:
         "approvers)\n"
         f"• `{command} adopt [target] <space> <id> [@owner]` (approvers) brings a connector "
         "made outside the bot under its care\n"
+        f"• `{command} retire [target] <id>` (its owner or an approver) asks to delete a "
+        "connector the bot manages\n"
+        f"• `{command} extend [target] <id> [1|7|30]` asks to push its expiry back\n"
         f"• `{command} help` shows this"
     )
 
