@@ -50,6 +50,7 @@ class LifecycleEvent(StrEnum):
     EXPIRING = "expiring"  # it expires in a few days (3 and 1 days before)
     EXPIRED = "expired"  # deleted by the bot at its expiry
     DELETE_FAILED = "delete_failed"  # the back-end refused to delete it (retire or expiry)
+    ASK_REJECTED = "ask_rejected"  # a retire or extend request for it was rejected
 
 
 S = ManagedState

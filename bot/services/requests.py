@@ -16,6 +16,7 @@ from bot.deps import Deps
 from bot.domain.backends import Backend, BackendChoice
 from bot.domain.devtools import DELIVERED_REASON, EndpointDelivery, endpoint_delivery
 from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestKind, RequestStatus
+from bot.domain.lifecycle import LifecycleEvent, LifecycleNotice
 from bot.domain.policy.approval import Outcome, Vote
 from bot.domain.policy.model import Rule
 from bot.domain.providers import provider_spec
@@ -26,6 +27,7 @@ from bot.domain.schemas import AuditEntry, RequestSnapshot
 from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, RequestNotFoundError
 from bot.services import admission, approvers, ballot, drafts, home, reminders, stack
 from bot.services.ballot import already_decided_text, load
+from bot.services.lifecycle.notices import queue_notice
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -322,6 +324,8 @@ def _vote(deps: Deps, *, request_id: int, vote: Vote) -> RequestSnapshot:
         if not changed:  # the row is locked and was pending: roll the vote back
             raise InvalidTransitionError(already_decided_text(to_snapshot(row, deps.governance)))
         _queue_decision_notices(session, request_id, approved=approved, deps=deps)
+        if not approved and row.managed_id is not None:
+            _tell_managed_thread_rejected(session, deps, row, vote)
         if vote.break_glass:
             for approver in sorted(ballot.eligible - {vote.approver}):
                 queries.enqueue(
@@ -356,6 +360,19 @@ def _queue_decision_notices(
         queries.enqueue(
             session=session, kind=_work_after_approval(session, request_id), request_id=request_id
         )
+
+
+def _tell_managed_thread_rejected(
+    session: Session, deps: Deps, row: ConnectorRequest, vote: Vote
+) -> None:
+    """A rejected retire or extend request is told in the connector's own thread too."""
+    notice = LifecycleNotice(
+        event=LifecycleEvent.ASK_REJECTED,
+        actor=vote.approver,
+        message=vote.reason,
+        reference=row.reference,
+    )
+    queue_notice(session, deps, managed_id=row.managed_id or 0, notice=notice)
 
 
 def _work_after_approval(session: Session, request_id: int) -> JobKind:

@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.db import lifecycle_queries as lq
 from bot.db.models import AuditEvent, ConnectorRequest
 from bot.db.session import session_scope
 from bot.domain.policy.model import AutoApprove, Lifecycle, Match, PolicyDocument, Rule
 from bot.domain.targets import DEFAULT_TARGET, Target
+from bot.services.lifecycle.inventory import load_summary
 from bot.services.lifecycle.schedule import run_lifecycle_sweep
 from tests.fakes.elasticsearch import FakeElasticsearch
 from tests.fakes.kibana import FakeKibana
@@ -52,10 +54,16 @@ def lbot(database_url: str, slack: FakeSlack, kibana: FakeKibana) -> Iterator[Bo
 
 
 def _thread(bot: BotHarness, resource_id: str) -> str:
-    row = managed(bot, resource_id)
-    assert row.thread_channel is not None
-    assert row.thread_ts is not None
-    return texts(bot.slack.thread_replies(row.thread_channel, row.thread_ts))
+    """The connector's thread: its row's, or (made before the card was posted, as an
+    auto-approved one can be) its request's card thread."""
+    managed_id = managed(bot, resource_id).id
+    with session_scope(bot.deps.session_factory) as session:
+        row = lq.get_managed(session=session, managed_id=managed_id)
+        assert row is not None
+        found = load_summary(session, row)
+    assert found.thread_channel is not None
+    assert found.thread_ts is not None
+    return texts(bot.slack.thread_replies(found.thread_channel, found.thread_ts))
 
 
 def _dms(bot: BotHarness, user: str) -> list[dict[str, Any]]:
@@ -412,3 +420,24 @@ def _latest_or_none(bot: BotHarness, kind: str) -> ConnectorRequest | None:
         return _latest_request(bot, kind)
     except AssertionError:
         return None
+
+
+def test_a_rejected_retire_keeps_it_and_tells_its_thread(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    _ask_retire(lbot, connector_id, user=REQUESTER, reason="Not needed")
+    retire = _latest_request(lbot, "retire")
+    assert lbot.reject(retire.reference, "Still used by the SOC").status_code == 200
+    lbot.wait_status(retire.reference, "rejected")
+    lbot.wait_idle()
+    assert managed(lbot, connector_id).state == "active"
+    assert (
+        kibana_call(lbot.kibana, "GET", f"/api/actions/connector/{connector_id}").status_code == 200
+    )
+    thread = _thread(lbot, connector_id)
+    assert "rejected the request" in thread
+    assert "Still used by the SOC" in thread
+    # A second ask while one is open is refused with its reference.
+    _ask_retire(lbot, connector_id, user=REQUESTER, reason="Again")
+    again = _latest_request(lbot, "retire")
+    answer = _ask_retire(lbot, connector_id, user=REQUESTER, reason="Thrice")
+    assert f"{again.reference} already asks to retire it" in texts([answer.json()])

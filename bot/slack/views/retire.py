@@ -101,6 +101,13 @@ def _delete_failed(connector: ManagedSummary, notice: LifecycleNotice) -> str:
     return f":x: The bot could not delete {_name(connector)}; it is still there."
 
 
+def _rejected(connector: ManagedSummary, notice: LifecycleNotice) -> str:
+    return (
+        f":no_entry: {mention(notice.actor or '')} rejected the request{_ref(notice)} about "
+        f"{_name(connector)}: it stays as it is.{_reason(notice)}"
+    )
+
+
 MANAGED_HEADLINES: dict[LifecycleEvent, Callable[[ManagedSummary, LifecycleNotice], str]] = {
     LifecycleEvent.RETIRE_ASKED: _asked("retire"),
     LifecycleEvent.EXTEND_ASKED: _asked("extend"),
@@ -109,6 +116,7 @@ MANAGED_HEADLINES: dict[LifecycleEvent, Callable[[ManagedSummary, LifecycleNotic
     LifecycleEvent.EXPIRING: _expiring,
     LifecycleEvent.EXPIRED: _expired,
     LifecycleEvent.DELETE_FAILED: _delete_failed,
+    LifecycleEvent.ASK_REJECTED: _rejected,
 }
 
 
