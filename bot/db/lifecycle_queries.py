@@ -11,9 +11,9 @@ from sqlalchemy import CursorResult, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
-from bot.db.models import Job, ManagedConnector, ScheduledTask
+from bot.db.models import ConnectorRequest, Job, ManagedConnector, ScheduledTask
 from bot.domain.enums import JobKind, JobStatus
-from bot.domain.lifecycle import RECONCILED_STATES, TESTED_STATES, ManagedState
+from bot.domain.lifecycle import LIVE_STATES, RECONCILED_STATES, TESTED_STATES, ManagedState
 
 
 @dataclass(frozen=True)
@@ -240,3 +240,105 @@ def claim_limited_job(
     job.attempts += 1
     session.flush()
     return job
+
+
+@dataclass(frozen=True)
+class DueWarning:
+    managed_id: int
+    due: datetime
+    expires_at: datetime
+
+
+def due_expiry_warnings(*, session: Session, now: datetime, limit: int) -> list[DueWarning]:
+    """Live rows whose next expiry warning is due, through the (state, warning) index; rows
+    locked by another replica's sweep are skipped."""
+    rows = session.execute(
+        select(
+            ManagedConnector.id,
+            ManagedConnector.next_expiry_warning_at,
+            ManagedConnector.expires_at,
+        )
+        .where(
+            ManagedConnector.state.in_([state.value for state in LIVE_STATES]),
+            ManagedConnector.next_expiry_warning_at <= now,
+        )
+        .order_by(ManagedConnector.next_expiry_warning_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [
+        DueWarning(int(row_id), due, end)
+        for row_id, due, end in rows
+        if due is not None and end is not None
+    ]
+
+
+def claim_warning(
+    *, session: Session, managed_id: int, due: datetime, next_at: datetime | None
+) -> bool:
+    """Move a due warning on to the next one (or none), only if it still is ``due``."""
+    result = session.execute(
+        update(ManagedConnector)
+        .where(ManagedConnector.id == managed_id, ManagedConnector.next_expiry_warning_at == due)
+        .values(next_expiry_warning_at=next_at)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE always yields a cursor result
+    return result.rowcount == 1
+
+
+def due_expiries(*, session: Session, now: datetime, limit: int) -> list[tuple[int, str]]:
+    """Live rows past their expiry whose deletion is not queued yet: (id, target)."""
+    rows = session.execute(
+        select(ManagedConnector.id, ManagedConnector.target)
+        .where(
+            ManagedConnector.state.in_([state.value for state in LIVE_STATES]),
+            ManagedConnector.expires_at <= now,
+            ManagedConnector.expiry_claimed_at.is_(None),
+        )
+        .order_by(ManagedConnector.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return [(int(row_id), str(target)) for row_id, target in rows]
+
+
+def claim_expiry(*, session: Session, managed_id: int, now: datetime) -> bool:
+    """Mark a live, expired row's deletion as queued (bumping its version, so an extension
+    that read it before loses its compare-and-set); True for the one claimer."""
+    result = session.execute(
+        update(ManagedConnector)
+        .where(
+            ManagedConnector.id == managed_id,
+            ManagedConnector.expiry_claimed_at.is_(None),
+            ManagedConnector.expires_at <= now,
+            ManagedConnector.state.in_([state.value for state in LIVE_STATES]),
+        )
+        .values(expiry_claimed_at=now, version=ManagedConnector.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)  # noqa: S101 - UPDATE always yields a cursor result
+    return result.rowcount == 1
+
+
+def release_expiry(*, session: Session, managed_id: int) -> None:
+    """Let the next sweep queue the deletion again (its job ran out of retries)."""
+    session.execute(
+        update(ManagedConnector)
+        .where(ManagedConnector.id == managed_id)
+        .values(expiry_claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def open_managed_request(
+    *, session: Session, managed_id: int, kind: str
+) -> ConnectorRequest | None:
+    """An unfinished request of ``kind`` for the managed row (pending, approved or running)."""
+    return session.scalars(
+        select(ConnectorRequest).where(
+            ConnectorRequest.managed_id == managed_id,
+            ConnectorRequest.kind == kind,
+            ConnectorRequest.status.in_(["pending", "approved", "provisioning"]),
+        )
+    ).first()

@@ -198,6 +198,8 @@ class ManagedConnector(Base):
         Index("ix_managed_connector_state_next_test", "state", "next_test_at"),
         # App Home: a person's own connectors by state.
         Index("ix_managed_connector_owner_state", "owner_slack_id", "state"),
+        Index("ix_managed_connector_state_warning", "state", "next_expiry_warning_at"),
+        Index("ix_managed_connector_state_expires", "state", "expires_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -235,6 +237,10 @@ class ManagedConnector(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The form settings (and name) of the last change applied; NULL: the creating request's.
     current_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Expiry (bot.domain.expiry): the next warning to its owner (NULL: none left), claimed by
+    # compare-and-set; set when the sweep queued its deletion at expires_at (NULL: not yet).
+    next_expiry_warning_at: Mapped[datetime | None]
+    expiry_claimed_at: Mapped[datetime | None]
 
 
 class ScheduledTask(Base):

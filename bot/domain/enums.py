@@ -29,6 +29,8 @@ class RequestStatus(StrEnum):
     EXPIRED = "expired"
     FAILED = "failed"
     DELIVERED = "delivered"
+    # A retire or extend request once its change is made (nothing to test): final.
+    COMPLETED = "completed"
 
 
 class Provider(StrEnum):
@@ -76,6 +78,9 @@ class JobKind(StrEnum):
     LIFECYCLE_DIGEST = "lifecycle.digest"
     DM_APPROVER = "approver.dm"  # payload: user, notice
     ROLLBACK_CHANGE = "kibana.rollback"  # put a failed change's previous settings back
+    RETIRE = "kibana.retire"  # an approved retire request: delete the managed connector
+    EXTEND = "lifecycle.extend"  # an approved extend request: move its expiry
+    EXPIRE = "lifecycle.expire"  # payload {"managed_id"}: delete a connector at its expiry
 
 
 class JobStatus(StrEnum):
@@ -124,3 +129,7 @@ class AuditAction(StrEnum):
     CHANGE_APPLIED = "change_applied"  # a rotate or change updated the connector in place
     ROLLBACK_REQUESTED = "rollback_requested"  # someone rolled a failed change back
     ROLLED_BACK = "rolled_back"  # the previous settings are back (or the rollback failed)
+    RETIRED = "retired"  # a managed connector deleted by an approved retire request
+    EXTENDED = "extended"  # a managed connector's expiry moved by an approved extension
+    CONNECTOR_EXPIRED = "connector_expired"  # deleted by the bot at its expiry
+    EXPIRY_WARNED = "expiry_warned"  # its owner told it expires soon

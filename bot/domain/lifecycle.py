@@ -5,8 +5,8 @@ States of a managed connector (see the README's "Connector lifecycle" diagram)::
     active ──N failed re-tests──► failing ──passing re-test──► active
     active | failing ──settings changed outside the bot──► drifted
     drifted ──N failed re-tests──► failing      (a broken connector is the more urgent fact)
-    active | failing | drifted ──expiry──► expired
-    any but retired ──deleted in Kibana (or retired by the bot)──► retired   (final)
+    active | failing | drifted ──expiry (the bot deletes it)──► expired   (final in practice)
+    any but retired ──deleted in Kibana, or retired by an approved request──► retired   (final)
 
 A passing re-test does not clear ``drifted``: the change was made by someone outside the bot
 and a person has to look at it (the later change/retire flows re-baseline it). Failing and
@@ -50,11 +50,22 @@ class LifecycleEvent(StrEnum):
     CHANGE_FAILED = "change_failed"  # Kibana or Elasticsearch refused the update: nothing changed
     ROLLED_BACK = "rolled_back"
     ROLLBACK_FAILED = "rollback_failed"
+    RETIRE_ASKED = "retire_asked"  # someone asked to retire it (a request, maybe to approve)
+    EXTEND_ASKED = "extend_asked"
+    RETIRED = "retired"  # deleted by the bot: an approved retire request
+    EXTENDED = "extended"  # its expiry moved: an approved extension
+    EXPIRING = "expiring"  # it expires in a few days (3 and 1 days before)
+    EXPIRED = "expired"  # deleted by the bot at its expiry
+    DELETE_FAILED = "delete_failed"  # the back-end refused to delete it (retire or expiry)
+    ASK_REJECTED = "ask_rejected"  # a retire or extend request for it was rejected
 
 
 S = ManagedState
 TESTED_STATES = frozenset({S.ACTIVE, S.FAILING, S.DRIFTED})
-RECONCILED_STATES = frozenset({S.ACTIVE, S.FAILING, S.DRIFTED, S.EXPIRED})
+# The states of a connector that still exists (and may be retired, extended or expire).
+LIVE_STATES = TESTED_STATES
+# An expired connector was deleted by the bot: reconciliation has nothing to find.
+RECONCILED_STATES = frozenset({S.ACTIVE, S.FAILING, S.DRIFTED})
 DELETED_IN_KIBANA = "deleted in Kibana"
 
 _TRANSITIONS: dict[ManagedState, frozenset[ManagedState]] = {
@@ -229,9 +240,12 @@ class LifecycleNotice:
     changes: tuple[Change, ...] = ()
     failures: int = 0
     failing_after: int = 0
-    actor: str | None = None  # who adopted it (or asked for the change, or rolled it back)
+    # Who adopted it, asked for a change, retirement or extension, decided one, or rolled back.
+    actor: str | None = None
     request_id: int | None = None  # the change request (its Roll back button)
     kind: str | None = None  # the change's kind: "rotate" or "change"
+    days: int | None = None  # days left (expiring), or days added (extension)
+    reference: str | None = None  # the retire or extend request
 
     def to_payload(self) -> dict[str, Any]:
         """The notice as a job payload (JSON)."""
@@ -245,6 +259,8 @@ class LifecycleNotice:
             "actor": self.actor,
             "request_id": self.request_id,
             "kind": self.kind,
+            "days": self.days,
+            "reference": self.reference,
         }
 
     @classmethod
@@ -260,6 +276,8 @@ class LifecycleNotice:
             actor=payload.get("actor"),
             request_id=payload.get("request_id"),
             kind=payload.get("kind"),
+            days=int(payload["days"]) if payload.get("days") is not None else None,
+            reference=payload.get("reference"),
         )
 
 
@@ -294,9 +312,19 @@ def after_change_test(state: ManagedState, *, ok: bool) -> ManagedState:
 
 def audiences(event: LifecycleEvent) -> tuple[Audience, ...]:
     """Who is told about an event: every event lands in the thread; failing and recovering
-    also reach the owner and the notification channel, drift and deletion the owner."""
+    also reach the owner and the notification channel; drift, deletion, retirement, extension
+    and expiry (its warnings too) the owner."""
     if event in {LifecycleEvent.FAILING, LifecycleEvent.RECOVERED}:
         return (Audience.THREAD, Audience.OWNER, Audience.CHANNEL)
-    if event in {LifecycleEvent.DRIFTED, LifecycleEvent.DELETED, *CHANGE_OUTCOMES}:
+    if event in {
+        LifecycleEvent.DRIFTED,
+        LifecycleEvent.DELETED,
+        LifecycleEvent.RETIRED,
+        LifecycleEvent.EXTENDED,
+        LifecycleEvent.EXPIRING,
+        LifecycleEvent.EXPIRED,
+        LifecycleEvent.DELETE_FAILED,
+        *CHANGE_OUTCOMES,
+    }:
         return (Audience.THREAD, Audience.OWNER)
     return (Audience.THREAD,)

@@ -12,12 +12,22 @@ S = RequestStatus
 TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     S.PENDING: frozenset({S.APPROVED, S.REJECTED, S.CANCELLED, S.EXPIRED}),
     S.APPROVED: frozenset({S.PROVISIONING, S.DELIVERED}),
-    S.PROVISIONING: frozenset({S.PROVISIONED, S.FAILED}),
+    # Retire and extend requests have nothing to test: their change made, they are completed.
+    S.PROVISIONING: frozenset({S.PROVISIONED, S.FAILED, S.COMPLETED}),
     S.PROVISIONED: frozenset({S.TESTED_OK, S.TEST_FAILED}),
 }
 
 FINAL_STATES = frozenset(
-    {S.TESTED_OK, S.TEST_FAILED, S.REJECTED, S.CANCELLED, S.EXPIRED, S.FAILED, S.DELIVERED}
+    {
+        S.TESTED_OK,
+        S.TEST_FAILED,
+        S.REJECTED,
+        S.CANCELLED,
+        S.EXPIRED,
+        S.FAILED,
+        S.DELIVERED,
+        S.COMPLETED,
+    }
 )
 
 # States that still hold the requester's secrets: erased once the connector exists or it ends.

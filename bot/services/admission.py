@@ -43,7 +43,7 @@ def draft_model(draft: ProviderDraft[Any, Any]) -> str | None:
 
 def rule_for(deps: Deps, draft: ProviderDraft[Any, Any], *, requester: str, target: str) -> Rule:
     """The first rule that covers the request, allowing it; PolicyRefusedError otherwise."""
-    facts = approvers.facts(
+    return rule_matching(
         deps,
         target=target,
         space=draft.space_id,
@@ -51,13 +51,22 @@ def rule_for(deps: Deps, draft: ProviderDraft[Any, Any], *, requester: str, targ
         requester=requester,
         model=draft_model(draft),
     )
+
+
+def rule_matching(
+    deps: Deps, *, target: str, space: str, provider: str, requester: str, model: str | None
+) -> Rule:
+    """The first rule that covers these facts (a new request's, or a managed connector's for
+    a change to it), allowing them; PolicyRefusedError otherwise."""
+    facts = approvers.facts(
+        deps, target=target, space=space, provider=provider, requester=requester, model=model
+    )
     rule = match_rule(deps.governance, facts)
     if rule is None:
         found = deps.governance.target(target)
         where = found.display if found is not None else target
         raise PolicyRefusedError(
-            f"No approval rule covers {draft.provider.value} in space '{draft.space_id}' of "
-            f"{where}: ask an admin."
+            f"No approval rule covers {provider} in space '{space}' of {where}: ask an admin."
         )
     if not rule.allow:
         raise PolicyRefusedError(

@@ -10,9 +10,9 @@ from bot.domain.backends import Backend, BackendChoice
 from bot.domain.fields import FormValues
 from bot.domain.lifetime import LIFETIME_KEY, LifetimeChoice, refusal
 from bot.domain.providers import ProviderSpec
-from bot.domain.providers.spec import ParseResult
+from bot.domain.providers.spec import ParseResult, ProviderDraft
 from bot.domain.targets import Target
-from bot.services import catalog, requests, stack
+from bot.services import admission, catalog, requests, stack
 
 
 def choose_backend(deps: Deps, spec: ProviderSpec[Any, Any], *, target: str) -> BackendChoice | str:
@@ -33,14 +33,32 @@ def choose_backend(deps: Deps, spec: ProviderSpec[Any, Any], *, target: str) -> 
     )
 
 
-def max_lifetime_days(deps: Deps, *, spec: ProviderSpec[Any, Any] | None = None) -> int | None:
+def max_lifetime_days(
+    deps: Deps,
+    *,
+    spec: ProviderSpec[Any, Any] | None = None,
+    draft: ProviderDraft[Any, Any] | None = None,
+    requester: str | None = None,
+    target: str | None = None,
+) -> int | None:
     """The policy's maximum lifetime of a connector, in days (None: no maximum).
 
-    The one place that says it: today the top-level ``lifecycle.max_lifetime_days``, for
-    every provider (the form asks before a provider is final); the rules will answer per
-    matching rule (`PolicyDocument.lifecycle_for`)."""
+    The one place that says it: for a checked draft (with its requester and target), that of
+    the rule that decides it (`PolicyDocument.lifecycle_for`); before that (the form, whose
+    provider is not final), the most permissive of the top level and every rule's."""
     del spec
-    return deps.governance.lifecycle.max_lifetime_days
+    governance = deps.governance
+    if draft is not None and requester is not None and target is not None:
+        try:
+            rule = admission.rule_for(deps, draft, requester=requester, target=target)
+        except admission.PolicyRefusedError:
+            rule = None  # refused at submit, with the rule's own message
+        return governance.lifecycle_for(rule).max_lifetime_days
+    limits = [governance.lifecycle.max_lifetime_days]
+    limits += [governance.lifecycle_for(rule).max_lifetime_days for rule in governance.rules]
+    if any(limit is None for limit in limits):
+        return None
+    return max(limit for limit in limits if limit is not None)
 
 
 def vet_request(
@@ -52,6 +70,7 @@ def vet_request(
     deprecated: Collection[str],
     backend: BackendChoice | None = None,
     lifetime: LifetimeChoice | None = None,
+    requester: str | None = None,
 ) -> ParseResult[Any, Any]:
     """The provider's parse (its checks and typed draft) and the lifetime against the policy's
     maximum, then the name against open requests and against Kibana's connectors in the space
@@ -59,7 +78,10 @@ def vet_request(
     once under one deadline."""
     result = spec.parse(values)
     chosen = lifetime or LifetimeChoice(None)
-    problem = chosen.error or refusal(chosen.days, max_lifetime_days(deps, spec=spec))
+    longest = max_lifetime_days(
+        deps, spec=spec, draft=result.draft, requester=requester, target=target
+    )
+    problem = chosen.error or refusal(chosen.days, longest)
     if problem is not None:
         result = result.refused(LIFETIME_KEY, problem)
     if result.draft is None:

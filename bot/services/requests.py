@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot.db import queries
-from bot.db.models import ConnectorRequest
+from bot.db.models import ConnectorRequest, ManagedConnector
 from bot.db.session import session_scope
 from bot.deps import Deps
 from bot.domain.backends import Backend, BackendChoice
 from bot.domain.devtools import DELIVERED_REASON, EndpointDelivery, endpoint_delivery
 from bot.domain.enums import AuditAction, Decision, JobKind, Notice, RequestKind, RequestStatus
+from bot.domain.lifecycle import LifecycleEvent, LifecycleNotice
 from bot.domain.policy.approval import Outcome, Vote
 from bot.domain.policy.model import Rule
 from bot.domain.providers import provider_spec
@@ -28,6 +29,7 @@ from bot.errors import BotError, InvalidTransitionError, NotAuthorizedError, Req
 from bot.services import admission, approvers, ballot, drafts, home, reminders, stack
 from bot.services.ballot import already_decided_text, load
 from bot.services.changes import notices as change_notices
+from bot.services.lifecycle.notices import queue_notice
 from bot.services.snapshots import to_snapshot
 from bot.services.transitions import announce, move
 
@@ -96,56 +98,87 @@ def submit_request(
     sealed = deps.secret_box.seal(drafts.sealable_secrets(draft))
     now = deps.clock()
     plan = reminders.rule_plan(deps, rule)
+    request = ConnectorRequest(
+        reference="",
+        status=S.PENDING.value,
+        provider=draft.provider.value,
+        connector_type_id=type_id,
+        connector_name=draft.name,
+        space_id=draft.space_id,
+        target=target,
+        kibana_connector_id=None if change else new_connector_id(draft.name),
+        config=config,
+        settings=drafts.stored_settings(draft),
+        backend=choice.backend.value,
+        backend_reason=reason,
+        secrets_ciphertext=sealed,
+        justification=draft.justification,
+        warnings=warnings,
+        requested_by_slack_id=requested_by,
+        created_at=now,
+        updated_at=now,
+        lifetime_days=lifetime_days,
+        **reminders.schedule(plan, now),
+        rule_index=rule.index,
+        approval_rule=rule_snapshot(rule),
+        kind=(change.kind if change else RequestKind.CREATE).value,
+        managed_id=change.managed_id if change else None,
+        change_before=change.before if change else None,
+    )
+
+    def change_requested(session: Session, row: ConnectorRequest) -> None:
+        change_notices.requested(session, deps, row, now=now)
+
+    snapshot = _store_and_route(
+        deps,
+        request,
+        rule=rule,
+        now=now,
+        on_stored=change_requested if change else None,
+        one_change_of=change.managed_id if change else None,
+    )
+    deps.wake_workers()
+    log.info("request %s submitted by %s", snapshot.reference, requested_by)
+    return snapshot
+
+
+def _store_and_route(
+    deps: Deps,
+    request: ConnectorRequest,
+    *,
+    rule: Rule,
+    now: datetime,
+    on_stored: Callable[[Session, ConnectorRequest], None] | None = None,
+    one_change_of: int | None = None,
+) -> RequestSnapshot:
+    """Store a pending request (any kind) and route it by its rule: the approval card, then
+    approved at once by auto_approve or the requester told it waits for approvers.
+    ``one_change_of``: refused while that managed connector has another change open."""
+    requested_by = request.requested_by_slack_id
     with session_scope(deps.session_factory) as session:
-        if change is not None:
-            change_notices.one_at_a_time(session, change.managed_id)
+        if one_change_of is not None:
+            change_notices.one_at_a_time(session, one_change_of)
         auto = admission.auto_approval(session, rule, requester=requested_by, now=now)
-        row = queries.add_request(
-            session=session,
-            request=ConnectorRequest(
-                reference=_unused_reference(session),
-                status=S.PENDING.value,
-                provider=draft.provider.value,
-                connector_type_id=type_id,
-                connector_name=draft.name,
-                space_id=draft.space_id,
-                target=target,
-                kibana_connector_id=None if change else new_connector_id(draft.name),
-                config=config,
-                settings=drafts.stored_settings(draft),
-                backend=choice.backend.value,
-                backend_reason=reason,
-                secrets_ciphertext=sealed,
-                justification=draft.justification,
-                warnings=warnings,
-                requested_by_slack_id=requested_by,
-                created_at=now,
-                updated_at=now,
-                lifetime_days=lifetime_days,
-                **reminders.schedule(plan, now),
-                rule_index=rule.index,
-                approval_rule=rule_snapshot(rule),
-                kind=(change.kind if change else RequestKind.CREATE).value,
-                managed_id=change.managed_id if change else None,
-                change_before=change.before if change else None,
-            ),
-        )
+        request.reference = _unused_reference(session)
+        row = queries.add_request(session=session, request=request)
+        detail: dict[str, Any] = {
+            "provider": row.provider,
+            "space": row.space_id,
+            "rule": rule.label,
+            "target": row.target,
+        }
+        if row.kind != RequestKind.CREATE.value:
+            detail.update(kind=row.kind, managed_id=row.managed_id)
         queries.add_audit(
             session=session,
             action=AuditAction.SUBMITTED,
             request_id=row.id,
             actor=requested_by,
-            detail={
-                "provider": draft.provider.value,
-                "space": draft.space_id,
-                "rule": rule.label,
-                "target": target,
-                **({"kind": change.kind.value, "managed_id": change.managed_id} if change else {}),
-            },
+            detail=detail,
         )
         queries.enqueue(session=session, kind=JobKind.POST_CARD, request_id=row.id)
-        if change is not None:
-            change_notices.requested(session, deps, row, now=now)
+        if on_stored is not None:
+            on_stored(session, row)
         if auto is not None:
             _auto_approve(session, deps, row.id, rule=rule, auto=auto, now=now)
         else:
@@ -156,9 +189,57 @@ def submit_request(
                 payload={"notice": Notice.SUBMITTED.value},
             )
         home.refresh_for_request(session, row.id)
-        snapshot = to_snapshot(load(session, row.id), deps.governance)
+        return to_snapshot(load(session, row.id), deps.governance)
+
+
+def submit_managed_request(
+    deps: Deps,
+    *,
+    kind: RequestKind,
+    managed: ManagedConnector,
+    requested_by: str,
+    reason: str,
+    days: int | None = None,
+    on_stored: Callable[[Session, ConnectorRequest], None] | None = None,
+) -> RequestSnapshot:
+    """Store a request to retire or extend (by ``days``) a managed connector, decided by the
+    rule its facts match for this requester, as a new request for it would be."""
+    rule = admission.rule_matching(
+        deps,
+        target=managed.target,
+        space=managed.space_id,
+        provider=managed.provider,
+        requester=requested_by,
+        model=managed.model,
+    )
+    now = deps.clock()
+    request = ConnectorRequest(
+        reference="",
+        status=S.PENDING.value,
+        kind=kind.value,
+        managed_id=managed.id,
+        provider=managed.provider,
+        connector_type_id=managed.type_id if managed.backend == "connector" else None,
+        connector_name=managed.name,
+        space_id=managed.space_id,
+        target=managed.target,
+        kibana_connector_id=None,  # the managed row names the resource; ids stay unique
+        config={"resource_id": managed.resource_id, "type_id": managed.type_id},
+        settings={"model": managed.model} if managed.model else None,
+        backend=managed.backend,
+        justification=reason,
+        warnings=[],
+        requested_by_slack_id=requested_by,
+        created_at=now,
+        updated_at=now,
+        lifetime_days=days,
+        **reminders.schedule(reminders.rule_plan(deps, rule), now),
+        rule_index=rule.index,
+        approval_rule=rule_snapshot(rule),
+    )
+    snapshot = _store_and_route(deps, request, rule=rule, now=now, on_stored=on_stored)
     deps.wake_workers()
-    log.info("request %s submitted by %s", snapshot.reference, requested_by)
+    log.info("%s request %s submitted by %s", kind.value, snapshot.reference, requested_by)
     return snapshot
 
 
@@ -284,6 +365,8 @@ def _vote(deps: Deps, *, request_id: int, vote: Vote) -> RequestSnapshot:
         if not changed:  # the row is locked and was pending: roll the vote back
             raise InvalidTransitionError(already_decided_text(to_snapshot(row, deps.governance)))
         _queue_decision_notices(session, request_id, approved=approved, deps=deps)
+        if not approved and row.managed_id is not None:
+            _tell_managed_thread_rejected(session, deps, row, vote)
         if vote.break_glass:
             for approver in sorted(ballot.eligible - {vote.approver}):
                 queries.enqueue(
@@ -315,7 +398,31 @@ def _queue_decision_notices(
         notify_channel=None if approved else deps.policy.notify_channel,
     )
     if approved:
-        queries.enqueue(session=session, kind=JobKind.PROVISION, request_id=request_id)
+        queries.enqueue(
+            session=session, kind=_work_after_approval(session, request_id), request_id=request_id
+        )
+
+
+def _tell_managed_thread_rejected(
+    session: Session, deps: Deps, row: ConnectorRequest, vote: Vote
+) -> None:
+    """A rejected retire or extend request is told in the connector's own thread too."""
+    notice = LifecycleNotice(
+        event=LifecycleEvent.ASK_REJECTED,
+        actor=vote.approver,
+        message=vote.reason,
+        reference=row.reference,
+    )
+    queue_notice(session, deps, managed_id=row.managed_id or 0, notice=notice)
+
+
+def _work_after_approval(session: Session, request_id: int) -> JobKind:
+    """The job an approved request needs: create it, or retire / extend the managed one."""
+    row = queries.get_request(session=session, request_id=request_id)
+    kind = RequestKind(row.kind) if row is not None else RequestKind.CREATE
+    return {RequestKind.RETIRE: JobKind.RETIRE, RequestKind.EXTEND: JobKind.EXTEND}.get(
+        kind, JobKind.PROVISION
+    )
 
 
 def deliver_as_yaml(

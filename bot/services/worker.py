@@ -25,8 +25,8 @@ from bot.services.jobs import (
     RetryLaterError,
     RetryPolicy,
 )
+from bot.services.lifecycle import expiry, reconcile, retests, retire
 from bot.services.lifecycle import notices as lifecycle_notices
-from bot.services.lifecycle import reconcile, retests
 from bot.services.lifecycle.schedule import run_lifecycle_sweep
 
 if TYPE_CHECKING:
@@ -117,6 +117,22 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
             on_exhausted=change_applying.rollback_unreachable,
             on_buried=change_applying.rollback_abandoned,
         ),
+        # Retire requests call Kibana (or Elasticsearch) like provisioning, retried alike.
+        JobKind.RETIRE: JobSpec(
+            handler=retire.run_retire,
+            lane=Lane.KIBANA,
+            retry=kibana,
+            on_exhausted=retire.retire_unreachable,
+            on_buried=retire.retire_abandoned,
+        ),
+        JobKind.EXTEND: JobSpec(
+            handler=retire.run_extend,
+            lane=Lane.KIBANA,
+            retry=lifecycle,
+            on_exhausted=retire.extend_unreachable,
+            on_buried=retire.retire_abandoned,
+        ),
+        JobKind.EXPIRE: lifecycle_job(expiry.run_expire, on_exhausted=expiry.expiry_unreachable),
     }
 
 

@@ -13,7 +13,13 @@ from bot.domain.fields import FormValues
 from bot.domain.lifetime import LIFETIME_KEY, LifetimeChoice, read_choice
 from bot.domain.providers import ProviderSpec, provider_spec
 from bot.slack.ids import BlockId, field_block_id, field_key
-from bot.slack.metadata import ChangeFormMetadata, RequestFormMetadata, RetireMetadata, decode
+from bot.slack.metadata import (
+    ChangeFormMetadata,
+    ManagedButton,
+    RequestFormMetadata,
+    RetireMetadata,
+    decode,
+)
 from bot.slack.views.request_modal import block_id_for, form_fields
 
 DEFAULT_PROVIDER = Provider.OPENAI
@@ -152,3 +158,9 @@ def read_retire_form(view: dict[str, Any]) -> tuple[RetireMetadata | None, str]:
     """The retire confirmation: what it is about (None: not ours) and the reason given."""
     reason = read_state(view).get(BlockId.RETIRE_REASON.value, "").strip()
     return decode(RetireMetadata, view.get("private_metadata")), reason
+
+
+def read_extend_form(view: dict[str, Any]) -> tuple[ManagedButton | None, str]:
+    """The extend modal: which connector (None: not ours) and the days chosen ('' for none)."""
+    days = read_state(view).get(BlockId.EXTEND_DAYS.value, "").strip()
+    return decode(ManagedButton, view.get("private_metadata")), days

@@ -13,6 +13,7 @@ class CallbackId(StrEnum):
     CHANGE_SUBMIT = "lifecycle.change"
     RETIRE_SUBMIT = "lifecycle.retire"
     BREAK_GLASS_REASON = "approval.break_glass_reason"
+    EXTEND_SUBMIT = "lifecycle.extend"
 
 
 class ActionId(StrEnum):
@@ -39,6 +40,7 @@ class BlockId(StrEnum):
     RETIRE_REASON = "lifecycle.retire_reason"
     TARGET = "connector_request.target"
     BREAK_GLASS_REASON = "approval.break_glass_reason"
+    EXTEND_DAYS = "lifecycle.extend_days"
 
 
 FIELD_BLOCK_PREFIX = "field."

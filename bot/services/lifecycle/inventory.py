@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.db import lifecycle_queries as lq
 from bot.db.models import ApprovalDecision, ConnectorRequest, ManagedConnector
 from bot.db.session import session_scope
+from bot.domain import expiry
 from bot.domain.lifecycle import ManagedState, ManagedSummary, next_test_at, visible
 from bot.domain.policy.matching import RequestFacts, match_rule
 from bot.domain.policy.model import Lifecycle
@@ -103,6 +104,7 @@ def record_provisioned(
         model=resource.model,
     )
     settings = effective_lifecycle(deps, facts)
+    ends = expiry.expires_at(now, row.lifetime_days, settings.max_lifetime_days)
     managed = lq.add_managed(
         session=session,
         row=ManagedConnector(
@@ -127,6 +129,8 @@ def record_provisioned(
             failing_after=settings.failing_after,
             settings_snapshot=visible(dict(resource.config)),
             version=1,
+            expires_at=ends,
+            next_expiry_warning_at=expiry.next_warning(ends, not_before=now),
         ),
     )
     managed.next_test_at = next_test_at(now, settings.retest_every, seed=seed_for(managed.id, now))

@@ -25,7 +25,7 @@ from bot.services.backends.base import BackendError
 from bot.services.form_context import FormContext
 from bot.slack import forms
 from bot.slack.ids import ActionId, BlockId, CallbackId
-from bot.slack.listeners import changes, lifecycle
+from bot.slack.listeners import changes, lifecycle, retire
 from bot.slack.views import answers
 from bot.slack.views import audit as audit_views
 from bot.slack.views.common import section, to_dicts
@@ -67,6 +67,19 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
         if verb == "audit":
             text = _audit(deps, rest, user=str(command["user_id"]), command=slash_command)
             ack(text=text, response_type="ephemeral")
+            return
+        if verb in retire.VERBS:
+            retire.handle_command(
+                deps,
+                verb,
+                rest,
+                ack=ack,
+                respond=respond,
+                client=client,
+                user=str(command["user_id"]),
+                trigger_id=str(command["trigger_id"]),
+                command=slash_command,
+            )
             return
         if verb in lifecycle.VERBS:
             lifecycle.handle_lifecycle_command(
@@ -190,6 +203,7 @@ def register(app: App, deps: Deps, *, slash_command: str) -> None:
             deprecated=metadata.deprecated,
             backend=backend,
             lifetime=lifetime,
+            requester=str(body["user"]["id"]),
         )
         if result.draft is None:
             ack(response_action="errors", errors=forms.field_errors(spec, result.errors, view))

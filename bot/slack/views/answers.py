@@ -24,6 +24,9 @@ def usage(command: str) -> str:
         "made outside the bot under its care\n"
         f"• `{command} rotate [target] <id>` / `{command} change [target] <id>` asks to "
         "replace a connector's key or change its settings (through approval)\n"
+        f"• `{command} retire [target] <id>` (its owner or an approver) asks to delete a "
+        "connector the bot manages\n"
+        f"• `{command} extend [target] <id> [1|7|30]` asks to push its expiry back\n"
         f"• `{command} help` shows this"
     )
 

@@ -32,6 +32,7 @@ from bot.slack.views.common import (
     space_on,
     truncate,
 )
+from bot.slack.views.retire import MANAGED_KINDS, managed_card_blocks, managed_status_line
 
 S = RequestStatus
 CONFIRM_TEXT_MAX = 300
@@ -48,6 +49,8 @@ def card_text(snapshot: RequestSnapshot) -> str:
 
 def build_card_blocks(snapshot: RequestSnapshot) -> list[Block]:
     """The card: who asks for what and why, its state, and buttons while it is pending."""
+    if snapshot.kind in MANAGED_KINDS:
+        return managed_card_blocks(snapshot, status_line(snapshot))
     inference = snapshot.backend == "inference"
     kind = f"inference: {snapshot.inference_service}" if inference else snapshot.connector_type_id
     resource = "Inference endpoint" if inference else "Connector"
@@ -240,6 +243,9 @@ def status_line(snapshot: RequestSnapshot) -> str:
         line = _change_status_line(snapshot, decided)
         if line is not None:
             return line
+    managed = managed_status_line(snapshot, decided) if snapshot.kind in MANAGED_KINDS else None
+    if managed is not None:
+        return managed
     if status is S.PENDING:
         return _waiting_line(snapshot)
     if status in {S.APPROVED, S.PROVISIONING}:

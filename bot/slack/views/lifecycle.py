@@ -19,6 +19,7 @@ from bot.domain.lifecycle import (
 )
 from bot.slack.views.common import code, context, escape, mention, section, slack_date, truncate
 from bot.slack.views.connector_actions import rollback_button
+from bot.slack.views.retire import MANAGED_HEADLINES, expiry_buttons
 
 MAX_LISTED = 30
 STATE_ICON = {
@@ -86,6 +87,8 @@ def _headline(connector: ManagedSummary, notice: LifecycleNotice) -> str:
             f":large_orange_circle: {name} was changed outside the bot (*drifted*). "
             "Nothing was changed back."
         )
+    if event in MANAGED_HEADLINES:
+        return MANAGED_HEADLINES[event](connector, notice)
     if event is LifecycleEvent.DELETED:
         return (
             f":black_circle: {name} was {escape(notice.message or 'deleted')}: *retired*. "
@@ -148,6 +151,8 @@ def lifecycle_message(
     if connector.reference:
         footer += f" · {escape(connector.reference)}"
     blocks.append(context(footer))
+    if audience is Audience.OWNER and notice.event is LifecycleEvent.EXPIRING:
+        blocks.append(expiry_buttons(connector.id))
     return _plain(f"{headline} {_where(connector)}"), blocks
 
 

@@ -23,6 +23,7 @@ from bot.slack.views.common import (
     truncate,
 )
 from bot.slack.views.connector_actions import connector_buttons
+from bot.slack.views.retire import MANAGED_KINDS
 
 S = RequestStatus
 
@@ -193,6 +194,11 @@ def requester_message(
             f":no_entry: {_subject(snapshot)} was rejected by {mention(snapshot.decided_by or '')}."
         )
         text += f"\n>{reason}"
+    elif notice is Notice.DECIDED and snapshot.kind in MANAGED_KINDS:
+        text = (
+            f":white_check_mark: {_subject(snapshot)} was approved{approved_by(snapshot)}. "
+            "The bot does it now and tells the connector's thread."
+        )
     elif notice is Notice.DECIDED:
         text = (
             f":white_check_mark: {_subject(snapshot)} was approved{approved_by(snapshot)}. "

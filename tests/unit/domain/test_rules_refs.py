@@ -44,6 +44,7 @@ ALLOWED = {
     (S.PROVISIONING, S.FAILED),
     (S.PROVISIONED, S.TESTED_OK),
     (S.PROVISIONED, S.TEST_FAILED),
+    (S.PROVISIONING, S.COMPLETED),  # retire and extend requests: nothing to test
 }
 
 
@@ -62,6 +63,7 @@ def test_final_states_have_no_way_out_and_the_others_do() -> None:
         S.EXPIRED,
         S.FAILED,
         S.DELIVERED,
+        S.COMPLETED,
     } == FINAL_STATES
     for state in S:
         has_exit = any(can_transition(state, target) for target in S)
@@ -101,6 +103,7 @@ def test_no_way_back() -> None:
         (S.FAILED, {S.PROVISIONING}),
         (S.TESTED_OK, {S.PROVISIONED}),
         (S.TEST_FAILED, {S.PROVISIONED}),
+        (S.COMPLETED, {S.PROVISIONING}),
     ],
 )
 def test_sources_of(target: S, sources: set[S]) -> None:

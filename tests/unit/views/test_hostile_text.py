@@ -621,3 +621,50 @@ def test_change_messages_escape_every_hostile_text() -> None:
             _assert_clean(_message(*requester_message(snapshot, notice_kind)))
     outcome = hostile_snapshot(RequestStatus.TESTED_OK).model_copy(update={"managed": connector})
     _assert_clean(_message(*requester_message(outcome, Notice.OUTCOME)))
+
+
+@pytest.mark.parametrize("status", list(RequestStatus))
+def test_retire_and_extend_views_escape_every_hostile_text(status: RequestStatus) -> None:
+    from bot.domain.enums import RequestKind
+    from bot.domain.lifecycle import Audience, LifecycleEvent, LifecycleNotice
+    from bot.domain.providers.spec import CONNECTOR, INFERENCE
+    from bot.slack.listeners.retire import usage
+    from bot.slack.views.changes import build_retire_view
+    from bot.slack.views.retire import build_extend_view, expiry_buttons, retire_answer
+
+    for kind in (RequestKind.RETIRE, RequestKind.EXTEND):
+        snapshot = hostile_snapshot(status).model_copy(
+            update={"kind": kind, "managed_id": 3, "config": {"resource_id": HOSTILE}}
+        )
+        _assert_clean(_message(card_text(snapshot), build_card_blocks(snapshot)))
+        _assert_clean({"text": status_line(snapshot), "answer": retire_answer(snapshot)})
+        for notice in Notice:
+            _assert_clean(_message(*requester_message(snapshot, notice)))
+            _assert_clean(_message(*thread_message(snapshot, notice)))
+    connector = _hostile_managed()
+    for event in LifecycleEvent:
+        told = LifecycleNotice(
+            event=event, message=HOSTILE, hint=HOSTILE, actor=APPROVER, days=3, reference=HOSTILE
+        )
+        for audience in Audience:
+            _assert_clean(_message(*lifecycle_message_of(connector, told, audience)))
+    for max_days in (None, 10):
+        _assert_clean(build_extend_view(connector, max_days=max_days).to_dict())
+    for backend in (CONNECTOR, INFERENCE):
+        view = build_retire_view(
+            managed_id=3,
+            name=HOSTILE,
+            resource_id=HOSTILE,
+            space_id=HOSTILE,
+            backend=backend,
+        )
+        _assert_clean(view.to_dict())
+    _assert_clean({"blocks": [expiry_buttons(3).to_dict()]})
+    for verb in ("retire", "extend"):
+        _assert_clean({"text": usage(verb, "/llm-connector")})
+
+
+def lifecycle_message_of(connector: Any, notice: Any, audience: Any) -> tuple[str, list[Any]]:
+    from bot.slack.views.lifecycle import lifecycle_message
+
+    return lifecycle_message(connector, notice, audience=audience)
