@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import CursorResult, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from bot.db import queries
 from bot.db.base import utcnow
 from bot.db.models import ConnectorRequest, Job, ManagedConnector, ScheduledTask
 from bot.domain.enums import JobKind, JobStatus
@@ -220,26 +221,14 @@ def claim_limited_job(
     ).all()
     saturated = [str(key) for key, count in running if int(count) >= limit]
     free_key = [or_(Job.concurrency_key.is_(None), Job.concurrency_key.not_in(saturated))]
-    job = session.scalars(
-        select(Job)
-        .where(
-            Job.kind.in_(kind_values),
-            Job.status == JobStatus.QUEUED.value,
-            Job.run_after <= now,
-            or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now),
-            *(free_key if saturated else []),
-        )
-        .order_by(Job.run_after, Job.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).one_or_none()
-    if job is None:
-        return None
-    job.lease_owner = owner
-    job.lease_expires_at = lease_until
-    job.attempts += 1
-    session.flush()
-    return job
+    return queries.claim_job(
+        session=session,
+        owner=owner,
+        now=now,
+        lease_until=lease_until,
+        kinds=kinds,
+        where=free_key if saturated else (),
+    )
 
 
 @dataclass(frozen=True)

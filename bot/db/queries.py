@@ -7,7 +7,18 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Row, Select, delete, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Row,
+    Select,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from bot.db.base import utcnow
@@ -324,14 +335,16 @@ def claim_job(
     now: datetime,
     lease_until: datetime,
     kinds: Collection[JobKind] | None = None,
+    where: Collection[ColumnElement[bool]] = (),
 ) -> Job | None:
-    """Lease the oldest due job nobody holds, of ``kinds`` (all when None); SKIP LOCKED lets
-    replicas and lanes claim side by side."""
+    """Lease the oldest due job nobody holds, of ``kinds`` (all when None) and matching
+    ``where``; SKIP LOCKED lets replicas and lanes claim side by side."""
     lane = [Job.kind.in_([kind.value for kind in kinds])] if kinds is not None else []
     job = session.scalars(
         select(Job)
         .where(
             *lane,
+            *where,
             Job.status == JobStatus.QUEUED.value,
             Job.run_after <= now,
             or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < now),

@@ -81,7 +81,14 @@ def test_each_job_kind_has_one_lane_and_kibana_work_is_kept_apart() -> None:
     specs = job_specs(Policy(approvers=frozenset(), approval_channel="C1", notify_channel=None))
     assert set(specs) == set(JobKind)
     kibana_kinds = {kind for kind, spec in specs.items() if spec.lane is Lane.KIBANA}
-    assert kibana_kinds == {JobKind.PROVISION, JobKind.TEST_CONNECTOR}
+    # Work a person decided on: create and test, and the approved retire, extend and rollback.
+    assert kibana_kinds == {
+        JobKind.PROVISION,
+        JobKind.TEST_CONNECTOR,
+        JobKind.RETIRE,
+        JobKind.EXTEND,
+        JobKind.ROLLBACK_CHANGE,
+    }
     assert lane_threads(4) == {Lane.SLACK: 2, Lane.KIBANA: 2, Lane.AUDIT: 1}
     assert lane_threads(1) == {Lane.SLACK: 1, Lane.KIBANA: 1, Lane.AUDIT: 1}
     assert lane_threads(5) == {Lane.SLACK: 2, Lane.KIBANA: 3, Lane.AUDIT: 1}
