@@ -122,6 +122,7 @@ class AuditAction(StrEnum):
     REMINDED = "reminded"
     ESCALATED = "escalated"
     ADOPTED = "adopted"
+    OWNER_TRANSFERRED = "owner_transferred"  # a managed connector has a new owner
     MANAGED_STATE_CHANGED = "managed_state_changed"
     AUTO_APPROVED = "auto_approved"  # approved by a policy rule's auto_approve
     BREAK_GLASS = "break_glass"  # an approver approved their own request, with a reason

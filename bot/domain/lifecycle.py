@@ -43,6 +43,7 @@ class LifecycleEvent(StrEnum):
     RECOVERED = "recovered"
     DRIFTED = "drifted"
     DELETED = "deleted"  # deleted in Kibana (or Elasticsearch) outside the bot
+    TRANSFERRED = "transferred"  # a new owner (the previous one in ``message``)
     # Rotations and changes through approval (the change request's reference in ``message``).
     CHANGE_REQUESTED = "change_requested"
     CHANGED = "changed"  # updated in place and its test passed
@@ -324,6 +325,7 @@ def audiences(event: LifecycleEvent) -> tuple[Audience, ...]:
         LifecycleEvent.EXPIRING,
         LifecycleEvent.EXPIRED,
         LifecycleEvent.DELETE_FAILED,
+        LifecycleEvent.TRANSFERRED,
         *CHANGE_OUTCOMES,
     }:
         return (Audience.THREAD, Audience.OWNER)

@@ -276,3 +276,27 @@ def test_an_inference_endpoint_enters_the_inventory(
         assert (row.backend, row.type_id, row.state) == ("inference", "openai", "active")
         assert row.last_test_ok is True
         assert retest(bot, resource_id).last_test_ok is True
+
+
+def test_the_owner_gives_a_connector_to_someone_else(lbot: BotHarness) -> None:
+    connector_id = provision(lbot)
+    refused = lbot.command(f"transfer {connector_id} <@{STRANGER}>", user=STRANGER)
+    assert "Only the owner" in refused.json()["text"]
+    assert managed(lbot, connector_id).owner_slack_id == REQUESTER
+    answer = lbot.command(f"transfer {connector_id} <@{APPROVER}>", user=REQUESTER)
+    assert f"<@{APPROVER}> now owns" in answer.json()["text"]
+    assert managed(lbot, connector_id).owner_slack_id == APPROVER
+    wait_until(
+        lambda: (
+            "now belongs to" in _thread(lbot, connector_id)
+            and "now belongs to" in _dm(lbot, APPROVER)
+        ),
+        what="the thread line and the new owner's DM",
+    )
+    assert f"from <@{REQUESTER}>" in _thread(lbot, connector_id)
+    again = lbot.command(f"transfer {connector_id} <@{APPROVER}>", user=APPROVER)
+    assert "already owns" in again.json()["text"]
+    unknown = lbot.command(f"transfer nope-123 <@{APPROVER}>", user=APPROVER)
+    assert "manages no connector" in unknown.json()["text"]
+    usage = lbot.command(f"transfer {connector_id}", user=APPROVER)
+    assert "who gets it" in usage.json()["text"]

@@ -1,5 +1,5 @@
-"""The lifecycle's slash-command words: `adopt` and `connectors` (called by the request
-flow's command listener, which owns the slash command)."""
+"""The lifecycle's slash-command words: `adopt`, `connectors` and `transfer` (called by the
+request flow's command listener, which owns the slash command)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from slack_bolt import Ack, Respond
 
 from bot.deps import Deps
 from bot.errors import BotError
-from bot.services.lifecycle import adopt, inventory
+from bot.services.changes.asking import find_managed
+from bot.services.lifecycle import adopt, inventory, transfer
 from bot.slack.views.common import escape, to_dicts
 from bot.slack.views.lifecycle import adopt_answer_text, build_inventory_blocks
 
-VERBS = frozenset({"adopt", "connectors"})
+VERBS = frozenset({"adopt", "connectors", "transfer"})
 MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,30})(?:\|[^>]*)?>$")
 
 
@@ -50,7 +51,10 @@ def adopt_usage(command: str) -> str:
 def handle_lifecycle_command(
     deps: Deps, verb: str, words: list[str], *, ack: Ack, respond: Respond, user: str, command: str
 ) -> None:
-    """Answer `adopt` or `connectors`: ack first, then the work, then the answer."""
+    """Answer `adopt`, `connectors` or `transfer`: ack first, then the work, then the answer."""
+    if verb == "transfer":
+        ack(text=_transfer(deps, words, user=user, command=command), response_type="ephemeral")
+        return
     if verb == "connectors":
         ack()
         connectors, everyone = inventory.list_inventory(deps, viewer=user)
@@ -78,3 +82,18 @@ def handle_lifecycle_command(
         respond(text=escape(error.user_message))
         return
     respond(text=adopt_answer_text(adopted))
+
+
+def _transfer(deps: Deps, words: list[str], *, user: str, command: str) -> str:
+    """`transfer [<target>] <id> <@new owner>`: a quick write, answered in the ack."""
+    match = MENTION.match(words[-1]) if words else None
+    if match is None:
+        return f"Say which connector and who gets it: `{command} transfer [<target>] <id> @person`."
+    try:
+        managed_id = find_managed(deps, words[:-1], command=command, verb="transfer")
+        resource_id = transfer.transfer_owner(
+            deps, managed_id=managed_id, actor=user, new_owner=match.group(1)
+        )
+    except BotError as error:
+        return escape(error.user_message)
+    return f"<@{match.group(1)}> now owns {escape(resource_id)}; the connector's thread says so."

@@ -18,6 +18,8 @@ def usage(command: str) -> str:
         f"• `{command} status REQ-XXXXXX` shows where a request is and its history\n"
         f"• `{command} cancel REQ-XXXXXX` withdraws your pending request\n"
         f"• `{command} audit YYYY-MM-DD [YYYY-MM-DD]` sends approvers the audit trail as a file\n"
+        f"• `{command} transfer [target] <id> @person` (its owner or an approver) gives a "
+        "connector to a new owner\n"
         f"• `{command} connectors` shows the connectors the bot manages (yours, or all for "
         "approvers)\n"
         f"• `{command} adopt [target] <space> <id> [@owner]` (approvers) brings a connector "

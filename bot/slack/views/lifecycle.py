@@ -4,6 +4,7 @@ digest, the adopt message and the inventory listing."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,6 +58,9 @@ def _changes(changes: Sequence[Change]) -> str:
     )
 
 
+SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,30}")
+
+
 def _why(notice: LifecycleNotice) -> str:
     lines = []
     if notice.message:
@@ -87,6 +91,11 @@ def _headline(connector: ManagedSummary, notice: LifecycleNotice) -> str:
             f":large_orange_circle: {name} was changed outside the bot (*drifted*). "
             "Nothing was changed back."
         )
+    if event is LifecycleEvent.TRANSFERRED:
+        by = f" by {mention(notice.actor)}" if notice.actor else ""
+        previous = notice.message or ""
+        before = f" from {mention(previous)}" if SLACK_USER.fullmatch(previous) else ""
+        return f":bust_in_silhouette: {name} now belongs to {mention(connector.owner)}{before}{by}."
     if event in MANAGED_HEADLINES:
         return MANAGED_HEADLINES[event](connector, notice)
     if event is LifecycleEvent.DELETED:
@@ -139,7 +148,8 @@ def lifecycle_message(
         text = f"{headline} {_where(connector)}, owner {mention(connector.owner)}"
         return _plain(text), [section(text)]
     blocks: list[Block] = [section(headline)]
-    if body and notice.event is not LifecycleEvent.CHANGE_REQUESTED:
+    quiet = {LifecycleEvent.CHANGE_REQUESTED, LifecycleEvent.TRANSFERRED}  # said in headline
+    if body and notice.event not in quiet:
         blocks.append(section(body))
     if (
         notice.event is LifecycleEvent.CHANGE_TEST_FAILED
