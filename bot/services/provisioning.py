@@ -30,7 +30,7 @@ from bot.services.backends.base import (
 from bot.services.changes import applying
 from bot.services.jobs import GiveUpError, JobContext, RetryLaterError
 from bot.services.lifecycle import inventory
-from bot.services.transitions import announce, move
+from bot.services.transitions import announce, move, start_work
 
 log = logging.getLogger(__name__)
 S = RequestStatus
@@ -135,22 +135,13 @@ def provision_connector(deps: Deps, job: JobContext) -> None:
 def _start_provisioning(deps: Deps, request_id: int | None) -> _Work | None:
     assert request_id is not None  # noqa: S101 - provisioning jobs always name a request
     with session_scope(deps.session_factory) as session:
-        row = queries.get_request(session=session, request_id=request_id)
-        if row is None:
-            return None
-        if row.status == S.APPROVED.value:
-            move(
-                session,
-                request_id=row.id,
-                sources=[S.APPROVED],
-                target=S.PROVISIONING,
-                now=deps.clock(),
-                action=AuditAction.PROVISIONING_STARTED,
-                detail={"connector_id": row.kibana_connector_id},
-            )
-        elif row.status != S.PROVISIONING.value:
-            return None  # finished already (a duplicate or stale job)
-        return _work(row)
+        row = start_work(
+            session,
+            request_id=request_id,
+            now=deps.clock(),
+            detail=lambda row: {"connector_id": row.kibana_connector_id},
+        )
+        return None if row is None else _work(row)
 
 
 def _mark_provisioned(deps: Deps, work: _Work, resource: Resource) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from bot.db import queries
+from bot.db.models import ConnectorRequest
 from bot.domain.enums import AuditAction, JobKind, Notice, RequestStatus
 from bot.domain.rules import FINAL_STATES, SECRET_HOLDING_STATES, can_transition
 from bot.services import home
@@ -62,6 +63,34 @@ def move(
                 actor=None,
             )
     return changed
+
+
+def start_work(
+    session: Session,
+    *,
+    request_id: int,
+    now: datetime,
+    detail: Callable[[ConnectorRequest], dict[str, Any]],
+) -> ConnectorRequest | None:
+    """Move an approved request to provisioning for the job that carries it out; the row when
+    that job should go on (it was approved, or a retry finds it provisioning), else None (it
+    finished already: a duplicate or stale job)."""
+    row = queries.get_request(session=session, request_id=request_id)
+    if row is None:
+        return None
+    if row.status == RequestStatus.APPROVED.value:
+        move(
+            session,
+            request_id=row.id,
+            sources=[RequestStatus.APPROVED],
+            target=RequestStatus.PROVISIONING,
+            now=now,
+            action=AuditAction.PROVISIONING_STARTED,
+            detail=detail(row),
+        )
+    elif row.status != RequestStatus.PROVISIONING.value:
+        return None
+    return row
 
 
 def announce(

@@ -88,6 +88,12 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
     def lifecycle_slack_job(handler: Callable[[Deps, JobContext], None]) -> JobSpec:
         return JobSpec(handler=handler, lane=Lane.LIFECYCLE, retry=slack)
 
+    def decided_job(
+        handler: Callable[[Deps, JobContext], None], retry: RetryPolicy, **hooks: Any
+    ) -> JobSpec:
+        """Work an approver decided on (retire, extend, roll back): beside provisioning."""
+        return JobSpec(handler=handler, lane=Lane.KIBANA, retry=retry, **hooks)
+
     return {
         JobKind.POST_CARD: slack_job(notifications.post_card),
         JobKind.REFRESH_CARD: slack_job(notifications.refresh_card),
@@ -110,25 +116,22 @@ def job_specs(policy: Policy) -> dict[JobKind, JobSpec]:
         JobKind.ADOPTED_MESSAGE: lifecycle_slack_job(lifecycle_notices.post_adopted),
         JobKind.LIFECYCLE_DIGEST: lifecycle_slack_job(lifecycle_notices.post_digest),
         JobKind.DM_APPROVER: slack_job(notifications.dm_approver),
-        JobKind.ROLLBACK_CHANGE: JobSpec(
-            handler=change_applying.run_rollback,
-            lane=Lane.KIBANA,
-            retry=kibana,
+        JobKind.ROLLBACK_CHANGE: decided_job(
+            change_applying.run_rollback,
+            kibana,
             on_exhausted=change_applying.rollback_unreachable,
             on_buried=change_applying.rollback_abandoned,
         ),
         # Retire requests call Kibana (or Elasticsearch) like provisioning, retried alike.
-        JobKind.RETIRE: JobSpec(
-            handler=retire.run_retire,
-            lane=Lane.KIBANA,
-            retry=kibana,
+        JobKind.RETIRE: decided_job(
+            retire.run_retire,
+            kibana,
             on_exhausted=retire.retire_unreachable,
             on_buried=retire.retire_abandoned,
         ),
-        JobKind.EXTEND: JobSpec(
-            handler=retire.run_extend,
-            lane=Lane.KIBANA,
-            retry=lifecycle,
+        JobKind.EXTEND: decided_job(
+            retire.run_extend,
+            lifecycle,
             on_exhausted=retire.extend_unreachable,
             on_buried=retire.retire_abandoned,
         ),

@@ -29,7 +29,7 @@ from bot.services.lifecycle.inventory import (
     target_of,
 )
 from bot.services.lifecycle.notices import queue_notice
-from bot.services.transitions import announce, move
+from bot.services.transitions import announce, move, start_work
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -157,22 +157,12 @@ def _ask(
 
 def _start(session: Session, deps: Deps, request_id: int | None) -> ConnectorRequest | None:
     """The approved request, moved to provisioning (None: finished already, a stale job)."""
-    row = queries.get_request(session=session, request_id=request_id or 0)
-    if row is None:
-        return None
-    if row.status == S.APPROVED.value:
-        move(
-            session,
-            request_id=row.id,
-            sources=[S.APPROVED],
-            target=S.PROVISIONING,
-            now=deps.clock(),
-            action=AuditAction.PROVISIONING_STARTED,
-            detail={"managed_id": row.managed_id, "kind": row.kind},
-        )
-    elif row.status != S.PROVISIONING.value:
-        return None
-    return row
+    return start_work(
+        session,
+        request_id=request_id or 0,
+        now=deps.clock(),
+        detail=lambda row: {"managed_id": row.managed_id, "kind": row.kind},
+    )
 
 
 def run_retire(deps: Deps, job: JobContext) -> None:
